@@ -1,0 +1,117 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import type pino from 'pino';
+import type { Config } from './config.ts';
+import { CallbackIngest } from './core/callback-ingest.ts';
+import { PaymentService } from './core/payment-service.ts';
+import { loadSecretBox, type SecretBox } from './crypto/secret-box.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { demoRoutes } from './demo/routes.ts';
+import { seedDemo } from './demo/seed.ts';
+import { GatewayRegistry } from './gateways/registry.ts';
+import { sandboxIpnJob } from './gateways/sandbox/ipn-delivery.ts';
+import { sandboxRoutes } from './gateways/sandbox/routes.ts';
+import { errorHandler } from './http/errors.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { ipnRoutes } from './http/routes/ipn.ts';
+import { payRoutes } from './http/routes/pay.ts';
+import { paymentRoutes } from './http/routes/payments.ts';
+import { expiryCheckJob, reconcileJob, verifyPaymentJob } from './jobs/payment-jobs.ts';
+import { createJobRunner, type JobRunner } from './jobs/queue.ts';
+import { createLogger, type Logger } from './observability/log.ts';
+import { Metrics } from './observability/metrics.ts';
+
+export interface Coinbridge {
+  config: Config;
+  /** Where this process listens, e.g. http://127.0.0.1:3000 */
+  url: string;
+  db: Database;
+  box: SecretBox;
+  log: Logger;
+  gateways: GatewayRegistry;
+  payments: PaymentService;
+  jobs: JobRunner | undefined;
+  demoStoreId: string | undefined;
+  close(): Promise<void>;
+}
+
+/** The composition root: builds every part from the config and starts serving. */
+export async function startCoinbridge(config: Config, opts: { logDestination?: pino.DestinationStream } = {}): Promise<Coinbridge> {
+  const log = createLogger(config.logLevel, opts.logDestination);
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize, log });
+  try {
+    await migrate(db.pool, log);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const box = loadSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, production: config.env === 'production', log });
+  const metrics = new Metrics(db.pool);
+  let internalOrigin = '';
+  const gateways = new GatewayRegistry({ paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin }, sandboxApi: () => internalOrigin, sandboxPublic: config.publicUrl });
+  const payments = new PaymentService({ db, box, gateways, log, metrics, publicUrl: config.publicUrl });
+  const ingest = new CallbackIngest({ db, box, gateways, log, metrics });
+  let demoStoreId: string | undefined;
+
+  const app = new Koa({ proxy: true });
+  app.use(errorHandler(log));
+  for (const router of [
+    healthRoutes({ pool: db.pool, metrics }),
+    ipnRoutes(ingest),
+    paymentRoutes({ pool: db.pool, payments }),
+    payRoutes(db.pool),
+    sandboxRoutes(db, { stepDelayMs: 400 }),
+    ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId })] : []),
+  ]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  internalOrigin = `http://127.0.0.1:${port}`;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+
+  let jobs: JobRunner | undefined;
+  if (config.role !== 'web') {
+    jobs = createJobRunner(db, {
+      log, pollMs: config.jobPollMs, name: `coinbridge-${process.pid}`,
+      handlers: [
+        verifyPaymentJob(payments),
+        expiryCheckJob(payments),
+        reconcileJob(db, { staleAfterMs: 2 * 60_000, batch: 500 }),
+        sandboxIpnJob(db, { callbackOrigin: () => internalOrigin, publicUrl: config.publicUrl }),
+      ],
+    });
+    await jobs.start();
+    await jobs.agenda.every(config.reconcileEvery, 'payments.reconcile', {});
+  }
+
+  if (config.seedDemo) {
+    const store = await seedDemo({ db, box, gateways, publicUrl: config.publicUrl, dataDir: config.dataDir, log });
+    demoStoreId = store.id;
+  }
+
+  log.info({ url, publicUrl: config.publicUrl, role: config.role, database: db.embedded ? 'embedded' : 'server' }, 'Coinbridge is listening');
+  let closed = false;
+  return {
+    config, url, db, box, log, gateways, payments, jobs, demoStoreId,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await jobs?.stop();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,292 @@
+import crypto from 'node:crypto';
+import type pg from 'pg';
+import { newPaymentRef } from '../crypto/api-keys.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { withTransaction, type Database } from '../db/database.ts';
+import { appendEvent, findLivePaymentForOrder, findPayment, toPayment, type PaymentRow } from '../db/payments-repo.ts';
+import { defaultConnection, findConnection, findStore, type Store } from '../db/stores-repo.ts';
+import { CoinbridgeError, InputError, UpstreamError } from '../errors.ts';
+import type { GatewayRegistry } from '../gateways/registry.ts';
+import type { GatewayConnection } from '../gateways/types.ts';
+import { enqueueJob } from '../jobs/queue.ts';
+import type { Logger } from '../observability/log.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { decide } from './decide.ts';
+import type { GatewayFact } from './gateway-facts.ts';
+import { decimalToString, formatAmount, type Money } from './money.ts';
+import { isOpen, isPaid, type StoredStatus } from './status.ts';
+
+export interface NewPaymentRequest {
+  orderId: string;
+  amount: Money;
+  returnUrl: string;
+  customerEmail?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  language?: string | undefined;
+}
+
+export interface CreateOutcome {
+  payment: PaymentRow;
+  /** False when an earlier identical request already made it (idempotent replay). */
+  created: boolean;
+}
+
+/** How long a creating request may hold an order before another request may take over. */
+const CLAIM_MS = 20_000;
+const WAIT_LIMIT_MS = 25_000;
+
+export type VerifyCause = { kind: 'callback'; inboxId: string } | { kind: 'reconcile' } | { kind: 'expiry' } | { kind: 'manual'; by: string };
+
+export class PaymentService {
+  readonly #db: Database;
+  readonly #box: SecretBox;
+  readonly #gateways: GatewayRegistry;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #publicUrl: string;
+
+  constructor(deps: { db: Database; box: SecretBox; gateways: GatewayRegistry; log: Logger; metrics: Metrics; publicUrl: string }) {
+    this.#db = deps.db;
+    this.#box = deps.box;
+    this.#gateways = deps.gateways;
+    this.#log = deps.log;
+    this.#metrics = deps.metrics;
+    this.#publicUrl = deps.publicUrl;
+  }
+
+  payUrl(payment: Pick<PaymentRow, 'ref'>): string {
+    return `${this.#publicUrl}/pay/${payment.ref}`;
+  }
+
+  /**
+   * One gateway payment per store order, however many identical requests race: the unique
+   * index elects one creator; the others wait for its answer (or take over a stale claim).
+   * No transaction is held across the gateway call.
+   */
+  async create(store: Store, req: NewPaymentRequest, idempotencyKey: string | undefined): Promise<CreateOutcome> {
+    const connection = await defaultConnection(this.#db.pool, this.#box, store.id);
+    if (!connection) throw new InputError('no_gateway_connection', 'This store has no gateway connection yet; connect a gateway first.', 409);
+    const requestHash = hashRequest(req);
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+
+    for (let round = 0; ; round++) {
+      if (idempotencyKey) {
+        const prior = await this.#paymentForKey(store.id, idempotencyKey, requestHash);
+        if (prior) {
+          const settled = await this.#settleOrWait(prior, connection, store, req, deadline);
+          return { payment: settled, created: false };
+        }
+      }
+      const claim = await this.#claimOrder(store, connection, req, requestHash, idempotencyKey);
+      if (claim.kind === 'retry') continue;
+      if (claim.kind === 'claimed') {
+        return { payment: await this.#callGateway(claim.payment, connection, store, req), created: true };
+      }
+      if (claim.payment.requestHash !== requestHash) {
+        throw new InputError('order_already_has_payment',
+          `Order ${req.orderId} already has payment ${claim.payment.id} with a different amount, currency or details; fetch it with GET /v1/payments/${claim.payment.id}.`,
+          409, { paymentId: claim.payment.id });
+      }
+      const settled = await this.#settleOrWait(claim.payment, connection, store, req, deadline);
+      return { payment: settled, created: false };
+    }
+  }
+
+  async #paymentForKey(storeId: string, key: string, requestHash: string): Promise<PaymentRow | undefined> {
+    const { rows } = await this.#db.pool.query(
+      'SELECT k.request_hash AS key_hash, p.* FROM idempotency_keys k JOIN payments p ON p.id = k.payment_id WHERE k.store_id = $1 AND k.key = $2',
+      [storeId, key],
+    );
+    if (!rows[0]) return undefined;
+    if (rows[0].key_hash !== requestHash) {
+      throw new InputError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body; use a new key for a different payment.', 422);
+    }
+    return toPayment(rows[0]);
+  }
+
+  async #claimOrder(store: Store, connection: GatewayConnection, req: NewPaymentRequest, requestHash: string, key: string | undefined):
+    Promise<{ kind: 'claimed' | 'exists'; payment: PaymentRow } | { kind: 'retry' }> {
+    try {
+      return await withTransaction(this.#db.pool, async (tx) => {
+        const { rows } = await tx.query(
+          `INSERT INTO payments (ref, store_id, connection_id, order_id, status, amount_minor, currency, return_url, customer_email,
+             metadata, request_hash, claimed_until, expires_at)
+           VALUES ($1, $2, $3, $4, 'initiating', $5, $6, $7, $8, $9, $10, now() + $11 * interval '1 millisecond', now() + $12 * interval '1 minute')
+           ON CONFLICT (store_id, order_id) WHERE status <> 'failed' DO NOTHING RETURNING *`,
+          [newPaymentRef(), store.id, connection.id, req.orderId, req.amount.minor.toString(), req.amount.currency, req.returnUrl,
+            req.customerEmail ?? null, JSON.stringify(req.metadata ?? {}), requestHash, CLAIM_MS, store.settings.expiryMinutes],
+        );
+        const inserted = rows[0] ? toPayment(rows[0]) : await findLivePaymentForOrder(tx, store.id, req.orderId);
+        if (!inserted) return { kind: 'retry' as const }; // the conflicting row turned `failed` meanwhile
+        if (key && inserted.requestHash === requestHash) {
+          const k = await tx.query('INSERT INTO idempotency_keys (store_id, key, request_hash, payment_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+            [store.id, key, requestHash, inserted.id]);
+          if (k.rowCount === 0 && rows[0]) throw new KeyRace();
+        }
+        if (!rows[0]) return { kind: 'exists' as const, payment: inserted };
+        await appendEvent(tx, { paymentId: inserted.id, storeId: store.id, type: 'payment.requested', toStatus: 'initiating',
+          cause: 'POST /v1/payments', data: { orderId: req.orderId, amount: formatAmount(req.amount), currency: req.amount.currency, idempotencyKey: key ?? null } });
+        return { kind: 'claimed' as const, payment: inserted };
+      });
+    } catch (err) {
+      if (err instanceof KeyRace) return { kind: 'retry' };
+      throw err;
+    }
+  }
+
+  /** Waits for whoever is creating the payment, or takes over once its claim has lapsed. */
+  async #settleOrWait(payment: PaymentRow, connection: GatewayConnection, store: Store, req: NewPaymentRequest, deadline: number): Promise<PaymentRow> {
+    let current = payment;
+    let pause = 10;
+    while (current.status === 'initiating') {
+      const { rows } = await this.#db.pool.query(
+        `UPDATE payments SET claimed_until = now() + $2 * interval '1 millisecond' WHERE id = $1 AND status = 'initiating' AND claimed_until < now() RETURNING *`,
+        [current.id, CLAIM_MS],
+      );
+      if (rows[0]) return this.#callGateway(toPayment(rows[0]), connection, store, req);
+      if (Date.now() > deadline) {
+        throw new CoinbridgeError('payment_in_progress', 'The payment for this order is still being created; retry the same request in a few seconds.', { status: 503, retryable: true });
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 200);
+      current = (await findPayment(this.#db.pool, current.id)) ?? current;
+    }
+    return current;
+  }
+
+  async #callGateway(payment: PaymentRow, connection: GatewayConnection, store: Store, req: NewPaymentRequest): Promise<PaymentRow> {
+    const adapter = this.#gateways.adapterFor(connection);
+    const started = Date.now();
+    try {
+      const created = await adapter.createPayment(connection, {
+        paymentId: payment.id, orderId: payment.orderId, amount: payment.amount, returnUrl: payment.returnUrl,
+        customerEmail: payment.customerEmail ?? undefined, language: req.language, confirmationSpeed: store.settings.confirmationSpeed,
+      });
+      return await withTransaction(this.#db.pool, async (tx) => {
+        const { rows } = await tx.query(
+          `UPDATE payments SET status = 'created', gateway_payment_id = $2, checkout_url = $3, claimed_until = NULL, updated_at = now()
+           WHERE id = $1 AND status = 'initiating' RETURNING *`,
+          [payment.id, created.gatewayPaymentId, created.checkoutUrl],
+        );
+        if (!rows[0]) return (await findPayment(tx, payment.id))!; // someone who took over our lapsed claim finished first
+        const updated = toPayment(rows[0]);
+        await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'gateway.create', cause: 'create payment at gateway',
+          data: { gateway: connection.gateway, mode: connection.mode, gatewayPaymentId: created.gatewayPaymentId, ms: Date.now() - started, outcome: 'ok' } });
+        await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'transition', fromStatus: 'initiating', toStatus: 'created', cause: 'gateway accepted the payment' });
+        await enqueueJob(tx, { name: 'payment.expiry-check', data: { paymentId: payment.id }, runAt: new Date(updated.expiresAt.getTime() + 30_000) }, { notify: false });
+        this.#metrics.transition('created');
+        return updated;
+      });
+    } catch (err) {
+      const e = err as CoinbridgeError;
+      await appendEvent(this.#db.pool, { paymentId: payment.id, storeId: store.id, type: 'gateway.create', cause: 'create payment at gateway',
+        data: { gateway: connection.gateway, mode: connection.mode, ms: Date.now() - started, outcome: 'error', code: e.code ?? 'error', message: e.message } });
+      if (e instanceof UpstreamError || e.retryable) {
+        // The gateway may or may not have made it; leave the claim to lapse so a retry of the
+        // same request tries again, and tell the caller to retry.
+        await this.#db.pool.query('UPDATE payments SET claimed_until = now() WHERE id = $1 AND status = $2', [payment.id, 'initiating']);
+        throw new CoinbridgeError('gateway_unavailable', `The payment gateway is not answering (${e.message}); retry the same request shortly.`, { status: 503, retryable: true, cause: err });
+      }
+      await withTransaction(this.#db.pool, async (tx) => {
+        const { rowCount } = await tx.query(`UPDATE payments SET status = 'failed', failure_reason = $2, claimed_until = NULL, updated_at = now() WHERE id = $1 AND status = 'initiating'`,
+          [payment.id, e.message]);
+        if (rowCount) {
+          await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'transition', fromStatus: 'initiating', toStatus: 'failed', cause: e.message });
+          this.#metrics.transition('failed');
+        }
+      });
+      throw new CoinbridgeError('gateway_refused', `The payment gateway refused this payment: ${e.message}. Check the store's gateway connection, then send the request again with a new Idempotency-Key.`,
+        { status: 502, cause: err, details: { paymentId: payment.id } });
+    }
+  }
+
+  /**
+   * Asks the gateway for the truth about a payment and applies it. Idempotent: running it twice
+   * with the same gateway answer changes nothing the second time.
+   */
+  async verify(paymentId: string, cause: VerifyCause): Promise<{ status: StoredStatus; changed: boolean }> {
+    const payment = await findPayment(this.#db.pool, paymentId);
+    if (!payment) throw new CoinbridgeError('unknown_payment', `payment ${paymentId} does not exist`, { status: 404 });
+    const inboxId = cause.kind === 'callback' ? cause.inboxId : null;
+    if (!payment.gatewayPaymentId || (!isOpen(payment.status) && !['expired', 'cancelled'].includes(payment.status))) {
+      await this.#finishInbox(inboxId, `ignored: payment is ${payment.status}`, payment, cause);
+      return { status: payment.status, changed: false };
+    }
+    const connection = await findConnection(this.#db.pool, this.#box, payment.connectionId);
+    if (!connection) throw new CoinbridgeError('unknown_connection', `connection ${payment.connectionId} is gone`, { retryable: false });
+    const adapter = this.#gateways.adapterFor(connection);
+    const started = Date.now();
+    let fact: GatewayFact;
+    try {
+      fact = await adapter.getStatus(connection, payment.gatewayPaymentId);
+    } catch (err) {
+      const e = err as CoinbridgeError;
+      await appendEvent(this.#db.pool, { paymentId, storeId: payment.storeId, type: 'gateway.verify', cause: describeCause(cause),
+        data: { outcome: 'error', code: e.code ?? 'error', message: e.message, ms: Date.now() - started } });
+      throw err;
+    }
+    const store = (await findStore(this.#db.pool, payment.storeId))!;
+    return withTransaction(this.#db.pool, async (tx) => {
+      const locked = (await findPayment(tx, paymentId, { forUpdate: true }))!;
+      const observedAt = await this.#observedAt(tx, inboxId);
+      const decision = decide({ status: locked.status, orderId: locked.orderId, amount: locked.amount, expiresAt: locked.expiresAt }, fact, store.settings, observedAt);
+      await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'gateway.verify', cause: describeCause(cause), data: {
+        outcome: 'ok', ms: Date.now() - started, gatewayStatus: fact.gatewayStatus, reported: fact.reported, orderId: fact.orderId ?? null,
+        cryptoExpected: fact.crypto?.expected ? decimalToString(fact.crypto.expected) : null, cryptoReceived: fact.crypto?.received ? decimalToString(fact.crypto.received) : null,
+        txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } });
+      await tx.query(
+        `UPDATE payments SET last_verified_at = now(), crypto_expected = coalesce($2, crypto_expected), crypto_received = coalesce($3, crypto_received),
+           crypto_coin = coalesce($4, crypto_coin), tx_hash = coalesce($5, tx_hash), network = coalesce($6, network) WHERE id = $1`,
+        [paymentId, fact.crypto?.expected ? decimalToString(fact.crypto.expected) : null, fact.crypto?.received ? decimalToString(fact.crypto.received) : null,
+          fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null],
+      );
+      let status = locked.status;
+      if (decision.kind === 'transition') {
+        await tx.query('UPDATE payments SET status = $2, updated_at = now() WHERE id = $1', [paymentId, decision.to]);
+        await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'transition', fromStatus: locked.status, toStatus: decision.to,
+          cause: decision.reason, data: { trigger: describeCause(cause), notes: decision.notes } });
+        status = decision.to;
+        this.#metrics.transition(decision.to);
+        this.#log.info({ paymentId, from: locked.status, to: decision.to, reason: decision.reason }, isPaid(decision.to) ? 'payment settled' : 'payment moved');
+      }
+      await this.#finishInbox(inboxId, decision.kind === 'transition' ? `${locked.status} → ${decision.to}` : `ignored: ${decision.reason}`, locked, cause, tx);
+      return { status, changed: decision.kind === 'transition' };
+    });
+  }
+
+  async #observedAt(tx: pg.PoolClient, inboxId: string | null): Promise<Date> {
+    if (!inboxId) return new Date();
+    const { rows } = await tx.query('SELECT received_at FROM inbox WHERE id = $1', [inboxId]);
+    return rows[0]?.received_at ?? new Date();
+  }
+
+  async #finishInbox(inboxId: string | null, outcome: string, payment: PaymentRow, cause: VerifyCause, tx?: pg.PoolClient): Promise<void> {
+    if (!inboxId) return;
+    const q = tx ?? this.#db.pool;
+    await q.query('UPDATE inbox SET processed_at = now(), outcome = $2 WHERE id = $1 AND processed_at IS NULL', [inboxId, outcome]);
+    if (!tx) await appendEvent(q, { paymentId: payment.id, storeId: payment.storeId, type: 'callback.processed', cause: describeCause(cause), data: { outcome } });
+  }
+}
+
+class KeyRace extends Error {}
+
+function describeCause(cause: VerifyCause): string {
+  switch (cause.kind) {
+    case 'callback': return `callback #${cause.inboxId}`;
+    case 'reconcile': return 'reconciler';
+    case 'expiry': return 'expiry check';
+    case 'manual': return `manual re-verify by ${cause.by}`;
+  }
+}
+
+/** Canonical hash of what makes two creation requests "the same". */
+export function hashRequest(req: NewPaymentRequest): string {
+  const canonical = JSON.stringify([req.orderId, req.amount.minor.toString(), req.amount.currency, req.returnUrl, req.customerEmail ?? null, sortKeys(req.metadata ?? {})]);
+  return crypto.createHash('sha256').update(canonical).digest('hex');
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sortKeys(v)]));
+  return value;
+}

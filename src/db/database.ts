@@ -1,0 +1,65 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from '../observability/log.ts';
+
+export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+export interface Database {
+  pool: pg.Pool;
+  /** Embedded PGlite: one process only, and LISTEN/NOTIFY does not cross its connection multiplexer. */
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+// int8 columns (minor units, counters) arrive as strings; callers convert with BigInt/Number on purpose.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+/**
+ * Opens the configured PostgreSQL: a server when `DATABASE_URL` is set, otherwise an embedded
+ * PGlite under `DATA_DIR` served on a private loopback port, so the rest of the code speaks to
+ * one kind of database through one driver either way.
+ */
+export async function openDatabase(opts: { url: string | undefined; dataDir: string; poolSize: number; log: Logger }): Promise<Database> {
+  if (opts.url) {
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, connectionTimeoutMillis: 5000 });
+    pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle database connection failed'));
+    return { pool, embedded: false, close: () => pool.end() };
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const dir = path.join(opts.dataDir, 'pglite');
+  await fs.mkdir(dir, { recursive: true });
+  const db = await PGlite.create(dir);
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: opts.poolSize + 2 });
+  await server.start();
+  const address = server.getServerConn();
+  opts.log.info({ dir }, 'embedded PostgreSQL (PGlite) started');
+  const pool = new pg.Pool({ connectionString: `postgresql://postgres@${address}/postgres`, max: opts.poolSize });
+  pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle embedded database connection failed'));
+  return {
+    pool,
+    embedded: true,
+    async close() {
+      await pool.end();
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
+/** Runs `fn` in one transaction on one connection; never await another connection inside it. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

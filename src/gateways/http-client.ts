@@ -1,0 +1,56 @@
+import { UpstreamError, UpstreamRefusal } from '../errors.ts';
+
+export interface JsonCall {
+  method: 'GET' | 'POST' | 'PUT';
+  url: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  timeoutMs?: number;
+  /** Names the upstream in error messages ("Paymento"). */
+  upstream: string;
+}
+
+/** Seconds or an HTTP date, as Retry-After allows. */
+export function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/**
+ * One outbound JSON call with a deadline. Network failures, timeouts, 429 and 5xx become
+ * retryable UpstreamErrors (with Retry-After); other 4xx are final refusals.
+ */
+export async function callJson<T>(call: JsonCall): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(call.url, {
+      method: call.method,
+      headers: { accept: 'application/json', ...(call.body === undefined ? {} : { 'content-type': 'application/json' }), ...call.headers },
+      body: call.body === undefined ? undefined : JSON.stringify(call.body),
+      signal: AbortSignal.timeout(call.timeoutMs ?? 10_000),
+      redirect: 'error',
+    });
+  } catch (err) {
+    const timedOut = (err as Error).name === 'TimeoutError';
+    throw new UpstreamError(timedOut ? 'upstream_timeout' : 'upstream_unreachable',
+      `${call.upstream} ${timedOut ? 'did not answer in time' : 'could not be reached'} (${call.method} ${new URL(call.url).pathname})`, { cause: err });
+  }
+  const text = await res.text();
+  if (res.status === 429 || res.status >= 500) {
+    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+    throw new UpstreamError('upstream_unavailable', `${call.upstream} answered ${res.status} to ${call.method} ${new URL(call.url).pathname}`,
+      { details: { status: res.status }, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  }
+  let parsed: unknown;
+  try {
+    parsed = text.length ? JSON.parse(text) : undefined;
+  } catch {
+    throw new UpstreamError('upstream_bad_response', `${call.upstream} answered ${res.status} with a body that is not JSON`);
+  }
+  if (res.status >= 400) {
+    throw new UpstreamRefusal('upstream_refused', `${call.upstream} refused ${call.method} ${new URL(call.url).pathname} with ${res.status}`, { status: res.status, body: parsed });
+  }
+  return parsed as T;
+}
