@@ -66,8 +66,10 @@ export function decide(payment: PaymentSnapshot, fact: GatewayFact, settings: Me
       if (fact.reported === 'created') return { kind: 'ignore', reason: 'gateway reports the payment as newly created', notes };
       return payment.status === 'created' ? to('pending', 'shopper chose a coin and network') : { kind: 'ignore', reason: `pending reported while ${payment.status}`, notes };
     case 'confirming':
-      return windowClosed && (payment.status === 'expired' || payment.status === 'cancelled')
-        ? to('review', 'transaction seen after the payment closed')
+      // After the window closed, a transaction in flight decides nothing yet: its confirmation
+      // (paid or short) is what the late-payment policy judges.
+      return payment.status === 'expired' || payment.status === 'cancelled'
+        ? { kind: 'ignore', reason: `transaction seen while ${payment.status}; waiting for its confirmation`, notes }
         : to('confirming', 'transaction seen, waiting for confirmations');
     case 'underpaid':
       return windowClosed && payment.status !== 'underpaid' && payment.status !== 'confirming' && payment.status !== 'created' && payment.status !== 'pending'
