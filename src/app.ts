@@ -50,7 +50,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   const box = loadSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, production: config.env === 'production', log });
   const metrics = new Metrics(db.pool);
   let internalOrigin = '';
-  const gateways = new GatewayRegistry({ paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin }, sandboxApi: () => internalOrigin, sandboxPublic: config.publicUrl });
+  const gateways = new GatewayRegistry({ paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin }, sandboxApi: () => internalOrigin, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs });
   const payments = new PaymentService({ db, box, gateways, log, metrics, publicUrl: config.publicUrl });
   const ingest = new CallbackIngest({ db, box, gateways, log, metrics });
   let demoStoreId: string | undefined;

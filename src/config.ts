@@ -22,6 +22,7 @@ const EnvSchema = z.object({
   ALLOW_PRIVATE_URLS: bool.default(false),
   COINBRIDGE_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
   SEED_DEMO: bool.optional(),
+  GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   JOB_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   RECONCILE_EVERY: z.string().default('1 minute'),
 });
@@ -40,6 +41,8 @@ export interface Config {
   encryptionKey: string | undefined;
   shopify: { apiKey: string | undefined; apiSecret: string | undefined; adminOrigin: string | undefined };
   paymento: { apiOrigin: string; gatewayOrigin: string };
+  /** Deadline for one call to a gateway's API. */
+  gatewayTimeoutMs: number;
   allowPrivateUrls: boolean;
   logLevel: Env['LOG_LEVEL'];
   /** `web` serves HTTP only, `worker` runs jobs only, `all` does both. */
@@ -85,6 +88,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     encryptionKey: env.ENCRYPTION_KEY,
     shopify: { apiKey: env.SHOPIFY_API_KEY, apiSecret: env.SHOPIFY_API_SECRET, adminOrigin: env.SHOPIFY_ADMIN_ORIGIN },
     paymento: { apiOrigin: env.PAYMENTO_API_ORIGIN.replace(/\/+$/, ''), gatewayOrigin: env.PAYMENTO_GATEWAY_ORIGIN.replace(/\/+$/, '') },
+    gatewayTimeoutMs: env.GATEWAY_TIMEOUT_MS,
     allowPrivateUrls: env.ALLOW_PRIVATE_URLS,
     logLevel: env.LOG_LEVEL,
     role: env.COINBRIDGE_ROLE,

@@ -68,7 +68,7 @@ export interface Decimal {
 }
 
 export function parseDecimal(input: unknown): Decimal | undefined {
-  const text = typeof input === 'number' && Number.isFinite(input) ? String(input) : typeof input === 'string' ? input.trim() : undefined;
+  const text = typeof input === 'number' && Number.isFinite(input) ? plainNumber(input) : typeof input === 'string' ? input.trim() : undefined;
   if (text === undefined) return undefined;
   const match = /^(\d{1,30})(?:\.(\d{1,30}))?$/.exec(text);
   if (!match) return undefined;
@@ -88,4 +88,18 @@ export function decimalToString(d: Decimal): string {
   if (d.scale === 0) return d.units.toString();
   const digits = d.units.toString().padStart(d.scale + 1, '0');
   return `${digits.slice(0, -d.scale)}.${digits.slice(-d.scale)}`;
+}
+
+/**
+ * A JSON number as the decimal it was written as: String() gives the shortest round-trip form,
+ * which uses exponents below 1e-6 ("5e-7"); expand those digit by digit instead of via floats.
+ */
+function plainNumber(n: number): string {
+  const text = String(n);
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!m) return text;
+  const digits = m[2]! + (m[3] ?? '');
+  const point = m[2]!.length + Number(m[4]);
+  const body = point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : point >= digits.length ? digits + '0'.repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return m[1] + body;
 }

@@ -31,11 +31,15 @@ export async function openDatabase(opts: { url: string | undefined; dataDir: str
   const dir = path.join(opts.dataDir, 'pglite');
   await fs.mkdir(dir, { recursive: true });
   const db = await PGlite.create(dir);
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: opts.poolSize + 2 });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 2 });
   await server.start();
   const address = server.getServerConn();
   opts.log.info({ dir }, 'embedded PostgreSQL (PGlite) started');
-  const pool = new pg.Pool({ connectionString: `postgresql://postgres@${address}/postgres`, max: opts.poolSize });
+  // PGlite is one backend: the socket server multiplexes connections message by message, so two
+  // clients' extended-protocol queries (Parse/Bind/Execute) can interleave and swap results.
+  // One connection serialises everything; code must then never await a second connection while
+  // holding one (withTransaction passes its client down for exactly that reason).
+  const pool = new pg.Pool({ connectionString: `postgresql://postgres@${address}/postgres`, max: 1 });
   pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle embedded database connection failed'));
   return {
     pool,

@@ -8,6 +8,7 @@ export interface GatewayOrigins {
   sandboxApi: () => string;
   /** How a shopper's browser reaches the sandbox pay page. */
   sandboxPublic: string;
+  timeoutMs: number;
 }
 
 export class GatewayRegistry {
@@ -18,6 +19,7 @@ export class GatewayRegistry {
       conn.mode === 'sandbox'
         ? { api: `${origins.sandboxApi()}/sandbox/paymento`, gateway: `${origins.sandboxPublic}/sandbox/paymento` }
         : origins.paymento,
+      { timeoutMs: origins.timeoutMs },
     );
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareRatio, formatAmount, parseAmount, parseCurrency, parseDecimal, type CurrencyCode } from '../../src/core/money.ts';
+import { compareRatio, decimalToString, formatAmount, parseAmount, parseCurrency, parseDecimal, type CurrencyCode } from '../../src/core/money.ts';
 
 const USD = 'USD' as CurrencyCode;
 const JPY = 'JPY' as CurrencyCode;
@@ -34,6 +34,12 @@ describe('money', () => {
     assert.equal(parseCurrency('usd').ok, true);
     assert.equal(parseCurrency('XYZ').ok, false);
     assert.equal(parseCurrency('dollars').ok, false);
+  });
+
+  it('reads JSON numbers as the decimals they were written as, exponent forms included', () => {
+    for (const [n, text] of [[5e-7, '0.0000005'], [1.5e-10, '0.00000000015'], [0.1, '0.1'], [123.456, '123.456'], [1e21, '1000000000000000000000']] as const) {
+      assert.equal(decimalToString(parseDecimal(n)!), text);
+    }
   });
 
   it('compares crypto ratios exactly', () => {

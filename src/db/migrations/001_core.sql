@@ -118,6 +118,9 @@ CREATE TABLE sandbox_accounts (
   secret      text NOT NULL,
   ipn_url     text,
   ipn_method  int NOT NULL DEFAULT 1,
+  -- Simulated outage: the next N verify calls fail this way ('500' or 'timeout').
+  fail_verify_count  int NOT NULL DEFAULT 0,
+  fail_verify_mode   text NOT NULL DEFAULT '500' CHECK (fail_verify_mode IN ('500', 'timeout')),
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 

@@ -23,19 +23,21 @@ export class PaymentoAdapter implements GatewayAdapter {
   readonly name = 'paymento' as const;
   readonly capabilities = { reportsAmounts: true, topUp: true, configuresCallbackUrl: true, idempotentCreate: false };
   readonly #origins: (conn: GatewayConnection) => PaymentoOrigins;
+  readonly #timeoutMs: number;
 
-  constructor(origins: (conn: GatewayConnection) => PaymentoOrigins) {
+  constructor(origins: (conn: GatewayConnection) => PaymentoOrigins, opts: { timeoutMs?: number } = {}) {
     this.#origins = origins;
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
   async #call<T>(conn: GatewayConnection, method: 'GET' | 'POST', path: string, body?: unknown): Promise<PaymentoEnvelope<T>> {
-    const envelope = await callJson<PaymentoEnvelope<T>>({
-      method,
-      url: `${this.#origins(conn).api}/v1${path}`,
-      headers: { 'Api-Key': conn.credentials.apiKey },
-      body,
-      upstream: conn.mode === 'sandbox' ? 'Paymento sandbox' : 'Paymento',
-    });
+    const upstream = conn.mode === 'sandbox' ? 'Paymento sandbox' : 'Paymento';
+    let envelope: PaymentoEnvelope<T>;
+    try {
+      envelope = await callJson<PaymentoEnvelope<T>>({ method, url: `${this.#origins(conn).api}/v1${path}`, headers: { 'Api-Key': conn.credentials.apiKey }, body, upstream, timeoutMs: this.#timeoutMs });
+    } catch (err) {
+      throw explainRefusal(err, upstream, path);
+    }
     if (typeof envelope !== 'object' || envelope === null || typeof envelope.success !== 'boolean') {
       throw new UpstreamError('upstream_bad_response', `Paymento answered ${path} without its {success, message, body} envelope`);
     }
@@ -147,4 +149,18 @@ export class PaymentoAdapter implements GatewayAdapter {
   mapStatus(code: string | number) {
     return mapPaymentoStatus(paymentoStatusCode(code));
   }
+}
+
+/** Gives a refused call Paymento's own words and a code that says which kind of refusal it was. */
+function explainRefusal(err: unknown, upstream: string, path: string): unknown {
+  if (!(err instanceof UpstreamRefusal)) return err;
+  const details = err.details as { status?: number; body?: { message?: unknown } } | undefined;
+  const message = typeof details?.body?.message === 'string' ? details.body.message : 'no reason given';
+  if (details?.status === 401 || details?.status === 403) {
+    return new UpstreamRefusal('gateway_credentials_rejected', `${upstream} rejected the API key (${details.status}: ${message}); check the connection's credentials`, details);
+  }
+  if (path === '/payment/verify' && (details?.status === 400 || details?.status === 404)) {
+    return new UpstreamRefusal('gateway_unknown_payment', `${upstream} does not know this payment (${details.status}: ${message})`, details);
+  }
+  return new UpstreamRefusal(err.code, `${err.message}: ${message}`, details);
 }

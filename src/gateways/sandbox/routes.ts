@@ -5,10 +5,12 @@ import { readRawBody } from '../../http/body.ts';
 import { enqueueJob } from '../../jobs/queue.ts';
 import { PAYMENTO_STATUS, type PaymentoAdditionalData, type PaymentoPaymentRequest, type PaymentoSettings } from '../paymento/protocol.ts';
 import { renderSandboxPage } from './page.ts';
-import { findSandboxAccount, findSandboxPayment, insertSandboxPayment, setSandboxSettings } from './sandbox-store.ts';
+import { findSandboxAccount, findSandboxPayment, insertSandboxPayment, setSandboxSettings, takeVerifyFailure } from './sandbox-store.ts';
 import { SANDBOX_ACTIONS, scenario, type SandboxAction } from './scenarios.ts';
 
 const GATEWAY_WINDOW_MS = 60 * 60_000;
+/** Longer than any caller's deadline, so a simulated timeout is one. */
+const SIMULATED_HANG_MS = 130_000;
 const STATUS_NAMES = Object.fromEntries(Object.entries(PAYMENTO_STATUS).map(([k, v]) => [v, k])) as Record<number, string>;
 
 function envelope(ctx: Koa.Context, status: number, success: boolean, message: string | null, body: unknown = null): void {
@@ -60,6 +62,15 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number }): Rout
   api.post('/payment/verify', async (ctx) => {
     const body = await jsonBody(ctx);
     if (!body) return;
+    const failure = await takeVerifyFailure(db.pool, ctx.state.account.apiKey);
+    if (failure === '500') return envelope(ctx, 500, false, 'Simulated sandbox outage');
+    if (failure === 'timeout') {
+      await new Promise<void>((resolve) => {
+        setTimeout(resolve, SIMULATED_HANG_MS).unref();
+        ctx.req.socket.once('close', () => resolve());
+      });
+      return envelope(ctx, 504, false, 'Simulated sandbox timeout');
+    }
     const payment = typeof body.token === 'string' ? await findSandboxPayment(db.pool, body.token) : undefined;
     if (!payment || payment.apiKey !== ctx.state.account.apiKey) return envelope(ctx, 400, false, 'Payment not found');
     envelope(ctx, 200, payment.status === PAYMENTO_STATUS.Paid || payment.status === PAYMENTO_STATUS.Approve, null, {

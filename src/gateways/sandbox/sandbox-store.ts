@@ -62,3 +62,17 @@ export async function updateSandboxPayment(q: Queryable, token: string, change: 
   await q.query('UPDATE sandbox_payments SET status = $2, received_crypto = coalesce($3, received_crypto), tx_hash = coalesce($4, tx_hash) WHERE token = $1',
     [token, change.status, change.receivedCrypto ?? null, change.txHash ?? null]);
 }
+
+/** Arms a simulated outage of the sandbox's verify endpoint (for testing retries). */
+export async function failSandboxVerify(q: Queryable, apiKey: string, count: number, mode: '500' | 'timeout'): Promise<void> {
+  await q.query('UPDATE sandbox_accounts SET fail_verify_count = $2, fail_verify_mode = $3 WHERE api_key = $1', [apiKey, count, mode]);
+}
+
+/** Consumes one simulated failure, if armed; returns its mode. */
+export async function takeVerifyFailure(q: Queryable, apiKey: string): Promise<'500' | 'timeout' | undefined> {
+  const { rows } = await q.query(
+    'UPDATE sandbox_accounts SET fail_verify_count = fail_verify_count - 1 WHERE api_key = $1 AND fail_verify_count > 0 RETURNING fail_verify_mode',
+    [apiKey],
+  );
+  return rows[0]?.fail_verify_mode;
+}
