@@ -60,6 +60,10 @@ export interface JobRunner {
 
 export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; handlers: JobHandler<any>[]; name: string }): JobRunner {
   const backend = new PostgresBackend({ pool: db.pool, tableName: JOBS_TABLE, ensureSchema: false, disableNotifications: db.embedded });
+  // The LISTEN connection can drop (database restart, failover); the channel reconnects by itself,
+  // but an 'error' event without a listener would crash the process.
+  (backend.notificationChannel as unknown as NodeJS.EventEmitter | undefined)?.on('error', (err: Error) =>
+    opts.log.warn({ err: err.message }, 'job notification channel lost its connection; reconnecting'));
   const agenda = new Agenda({
     backend,
     name: opts.name,

@@ -15,6 +15,8 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export type VerifyShape = 'swagger' | 'docs';
 export type VerifyFailure = '500' | 'timeout' | '503-retry-after';
+/** `refuse`: Paymento answers 200 with success:false, as it does for a request it will not take. */
+export type CreateFailure = '500' | 'refuse';
 
 export interface AdditionalData {
   key: string | null;
@@ -79,6 +81,10 @@ export interface PaymentoEmulator {
   setStatus(token: string, status: number, opts?: { receivedCrypto?: string; txHash?: string; notify?: boolean }): Promise<void>;
   sendIpn(token: string, opts?: { status?: number; rawBody?: string; signature?: string | null }): Promise<{ httpStatus: number; body: string }>;
   failVerify(count: number, mode: VerifyFailure): void;
+  /** The next `count` payment requests fail this way. */
+  failCreate(count: number, mode: CreateFailure): void;
+  /** Makes the gateway report other facts than it was asked for (to test Coinbridge's checks). */
+  misreport(token: string, change: Partial<Pick<EmulatedPayment, 'fiatAmount' | 'orderId'>>): void;
   close(): Promise<void>;
 }
 
@@ -184,6 +190,7 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
   const requests: LoggedRequest[] = [];
   const deliveries: IpnDelivery[] = [];
   const verifyFailures: VerifyFailure[] = [];
+  const createFailures: CreateFailure[] = [];
   let nextPaymentId = 1000;
   let closed = false;
 
@@ -382,8 +389,13 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
     };
 
     switch (`${method} ${path}`) {
-      case 'POST /v1/payment/request':
-        return handlePaymentRequest(key, await json());
+      case 'POST /v1/payment/request': {
+        const body = await json();
+        const failure = createFailures.shift();
+        if (failure === '500') return fail(500, 'An unexpected error occurred.');
+        if (failure === 'refuse') return fail(200, 'Merchant wallet is not configured');
+        return handlePaymentRequest(key, body);
+      }
       case 'POST /v1/payment/verify': {
         const body = await json();
         const failure = verifyFailures.shift();
@@ -479,6 +491,10 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
       return structuredClone(stored(token));
     },
 
+    misreport(token, change) {
+      Object.assign(stored(token), change);
+    },
+
     ipnBody(token, status) {
       const p = stored(token);
       return ipnBody(p, status ?? p.status);
@@ -508,6 +524,10 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
       const result = await deliverOnce(p, status, raw, signature, 1);
       if (result.httpStatus === undefined) throw new Error(`Paymento emulator: IPN delivery failed: ${result.error}`);
       return { httpStatus: result.httpStatus, body: result.responseBody ?? '' };
+    },
+
+    failCreate(count, mode) {
+      for (let i = 0; i < count; i++) createFailures.push(mode);
     },
 
     failVerify(count, mode) {
