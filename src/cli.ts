@@ -1,50 +1,88 @@
 /**
  * Operator commands against the configured database (same env as the server):
  *
- *   node src/cli.ts create-store --name "My shop" [--mode sandbox|live --api-key K --ipn-secret S]
+ *   node src/cli.ts create-store --name "My shop" [--mode sandbox|live --api-key K --ipn-secret S] [--settings JSON]
+ *   node src/cli.ts set-settings --store STORE_ID --settings '{"expiryMinutes":60,"latePaymentPolicy":"review"}'
  *
  * prints the new store's id, its API key (shown once) and the gateway connection id as JSON.
  * Live connections are tested against the gateway and given Coinbridge's IPN URL first. With the
  * embedded database, stop the server while the CLI runs (PGlite allows one process at a time).
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config.ts';
+import pino from 'pino';
+import { loadConfig, type Config } from './config.ts';
 import { connectGateway } from './core/connections.ts';
 import { loadSecretBox } from './crypto/secret-box.ts';
-import { openDatabase } from './db/database.ts';
+import { openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
-import { createStore, issueApiKey } from './db/stores-repo.ts';
+import { createStore, findStore, issueApiKey, updateStoreSettings } from './db/stores-repo.ts';
 import { ConfigError, CoinbridgeError } from './errors.ts';
 import { GatewayRegistry } from './gateways/registry.ts';
-import { createLogger } from './observability/log.ts';
+import type { ConnectionMode } from './gateways/types.ts';
+import { createLogger, type Logger } from './observability/log.ts';
+import { MerchantSettingsSchema, type MerchantSettings } from './core/settings.ts';
 
-const USAGE = 'usage: node src/cli.ts create-store --name NAME [--mode sandbox|live] [--api-key KEY --ipn-secret SECRET]';
+const USAGE = `usage: node src/cli.ts create-store --name NAME [--mode sandbox|live] [--api-key KEY --ipn-secret SECRET] [--settings JSON]
+       node src/cli.ts set-settings --store STORE_ID --settings JSON`;
+
+/** Validates merchant settings JSON, naming every bad field. */
+function parseSettings(text: string | undefined): Partial<MerchantSettings> {
+  if (text === undefined) return {};
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch { throw new Error('--settings must be a JSON object'); }
+  const parsed = MerchantSettingsSchema.partial().strict().safeParse(raw);
+  if (!parsed.success) throw new Error(`invalid --settings: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { name: { type: 'string' }, mode: { type: 'string', default: 'sandbox' }, 'api-key': { type: 'string' }, 'ipn-secret': { type: 'string' } },
+    options: {
+      name: { type: 'string' }, mode: { type: 'string', default: 'sandbox' }, 'api-key': { type: 'string' }, 'ipn-secret': { type: 'string' },
+      settings: { type: 'string' }, store: { type: 'string' },
+    },
   });
-  if (positionals[0] !== 'create-store' || !values.name || (values.mode !== 'sandbox' && values.mode !== 'live')) throw new Error(USAGE);
-  if (values.mode === 'live' && (!values['api-key'] || !values['ipn-secret'])) throw new Error(`live mode needs --api-key and --ipn-secret\n${USAGE}`);
+  const command = positionals[0];
+  const settings = parseSettings(values.settings);
+  if (command === 'set-settings') {
+    if (!values.store || values.settings === undefined) throw new Error(USAGE);
+    return withDatabase(async (db) => {
+      const store = await findStore(db.pool, values.store!);
+      if (!store) throw new Error(`no store ${values.store}`);
+      const merged = MerchantSettingsSchema.parse({ ...store.settings, ...settings });
+      await updateStoreSettings(db.pool, store.id, merged);
+      process.stdout.write(`${JSON.stringify({ storeId: store.id, settings: merged })}\n`);
+    });
+  }
+  if (command !== 'create-store' || !values.name || (values.mode !== 'sandbox' && values.mode !== 'live')) throw new Error(USAGE);
+  const mode: ConnectionMode = values.mode;
+  if (mode === 'live' && (!values['api-key'] || !values['ipn-secret'])) throw new Error(`live mode needs --api-key and --ipn-secret\n${USAGE}`);
 
-  const config = loadConfig();
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined);
-  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, log });
-  try {
-    await migrate(db.pool, log);
+  return withDatabase(async (db, config, log) => {
     const box = loadSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, production: config.env === 'production', log });
     const gateways = new GatewayRegistry({
       paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin },
       sandboxApi: () => `http://127.0.0.1:${config.port}`, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs,
     });
-    const store = await createStore(db.pool, { name: values.name });
+    const store = await createStore(db.pool, { name: values.name!, settings });
     const connection = await connectGateway({ db, box, gateways, publicUrl: config.publicUrl }, {
-      storeId: store.id, gateway: 'paymento', mode: values.mode,
-      ...(values.mode === 'live' ? { credentials: { apiKey: values['api-key']!, ipnSecret: values['ipn-secret']! } } : {}),
+      storeId: store.id, gateway: 'paymento', mode,
+      ...(mode === 'live' ? { credentials: { apiKey: values['api-key']!, ipnSecret: values['ipn-secret']! } } : {}),
     });
     const apiKey = await issueApiKey(db.pool, store.id);
     process.stdout.write(`${JSON.stringify({ storeId: store.id, apiKey, connectionId: connection.id, ipnUrl: `${config.publicUrl}/ipn/paymento/${connection.id}` })}\n`);
+  });
+}
+
+async function withDatabase(fn: (db: Database, config: Config, log: Logger) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  // Logs go to stderr: stdout carries only the command's JSON answer.
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, log });
+  try {
+    await migrate(db.pool, log);
+    await fn(db, config, log);
   } finally {
     await db.close();
   }
