@@ -63,7 +63,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     paymentRoutes({ pool: db.pool, payments }),
     payRoutes(db.pool),
     sandboxRoutes(db, { stepDelayMs: 400 }),
-    ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId })] : []),
+    ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId, publicUrl: config.publicUrl })] : []),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

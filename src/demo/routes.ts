@@ -20,7 +20,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1p
 }
 
 /** A pretend shop on the demo store, so the whole flow can be clicked through offline. */
-export function demoRoutes(deps: { pool: pg.Pool; payments: PaymentService; storeId: () => string | undefined }): Router {
+export function demoRoutes(deps: { pool: pg.Pool; payments: PaymentService; storeId: () => string | undefined; publicUrl: string }): Router {
   const router = new Router({ prefix: '/demo' });
   router.get('/', (ctx) => {
     ctx.type = 'html';
@@ -36,8 +36,7 @@ export function demoRoutes(deps: { pool: pg.Pool; payments: PaymentService; stor
     const amount = currency.ok ? parseAmount('25.00', currency.value) : undefined;
     if (!amount?.ok) throw new Error('demo amount');
     const orderId = `demo-${Date.now().toString(36)}-${crypto.randomBytes(2).toString('hex')}`;
-    const origin = ctx.origin;
-    const { payment } = await deps.payments.create(store, { orderId, amount: amount.value, returnUrl: `${origin}/demo/orders/${orderId}` }, undefined);
+    const { payment } = await deps.payments.create(store, { orderId, amount: amount.value, returnUrl: `${deps.publicUrl}/demo/orders/${orderId}` }, undefined);
     ctx.redirect(deps.payments.payUrl(payment));
   });
   router.get('/orders/:orderId', async (ctx) => {
