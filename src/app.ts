@@ -19,7 +19,7 @@ import { ipnRoutes } from './http/routes/ipn.ts';
 import { payRoutes } from './http/routes/pay.ts';
 import { paymentRoutes } from './http/routes/payments.ts';
 import { expiryCheckJob, reconcileJob, verifyPaymentJob } from './jobs/payment-jobs.ts';
-import { createJobRunner, type JobRunner } from './jobs/queue.ts';
+import { createJobRunner, createJobWaker, type JobRunner } from './jobs/queue.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Metrics } from './observability/metrics.ts';
 
@@ -52,7 +52,8 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   let internalOrigin = '';
   const gateways = new GatewayRegistry({ paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin }, sandboxApi: () => internalOrigin, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs });
   const payments = new PaymentService({ db, box, gateways, log, metrics, publicUrl: config.publicUrl });
-  const ingest = new CallbackIngest({ db, box, gateways, log, metrics });
+  const { waker, localChannel } = createJobWaker(db, log);
+  const ingest = new CallbackIngest({ db, box, gateways, log, metrics, waker });
   let demoStoreId: string | undefined;
 
   const app = new Koa({ proxy: true });
@@ -62,7 +63,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     ipnRoutes(ingest),
     paymentRoutes({ pool: db.pool, payments }),
     payRoutes(db.pool),
-    sandboxRoutes(db, { stepDelayMs: 400 }),
+    sandboxRoutes(db, { stepDelayMs: 400, waker }),
     ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId, publicUrl: config.publicUrl })] : []),
   ]) {
     app.use(router.routes());
@@ -82,11 +83,11 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   let jobs: JobRunner | undefined;
   if (config.role !== 'web') {
     jobs = createJobRunner(db, {
-      log, pollMs: config.jobPollMs, name: `coinbridge-${process.pid}`,
+      log, pollMs: config.jobPollMs, name: `coinbridge-${process.pid}`, localChannel,
       handlers: [
         verifyPaymentJob(payments),
         expiryCheckJob(payments),
-        reconcileJob(db, { staleAfterMs: 2 * 60_000, batch: 500 }),
+        reconcileJob(db, { staleAfterMs: 2 * 60_000, batch: 500, waker }),
         sandboxIpnJob(db, { callbackOrigin: () => internalOrigin, publicUrl: config.publicUrl }),
       ],
     });

@@ -4,7 +4,7 @@ import { findConnection } from '../db/stores-repo.ts';
 import { InputError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import type { GatewayConnection } from '../gateways/types.ts';
-import { JOBS_TABLE, notifyJobsSql } from '../jobs/queue.ts';
+import { JOBS_TABLE, type JobWaker } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
@@ -20,7 +20,8 @@ export interface IngestResult {
 /**
  * Gateway callbacks in: signature checked on the raw bytes, then — in ONE statement, so one
  * round trip and one atomic commit — stored in the inbox under its dedupe key, logged as an
- * event, and given its verify job. No outbound call happens inside the request.
+ * event, and given its verify job. Workers are woken after the commit. No outbound call happens
+ * inside the request.
  */
 export class CallbackIngest {
   readonly #db: Database;
@@ -30,13 +31,15 @@ export class CallbackIngest {
   readonly #metrics: Metrics;
   readonly #connections = new Map<string, { conn: GatewayConnection; until: number }>();
   readonly #sql: string;
+  readonly #waker: JobWaker;
 
-  constructor(deps: { db: Database; box: SecretBox; gateways: GatewayRegistry; log: Logger; metrics: Metrics }) {
+  constructor(deps: { db: Database; box: SecretBox; gateways: GatewayRegistry; log: Logger; metrics: Metrics; waker: JobWaker }) {
     this.#db = deps.db;
     this.#box = deps.box;
     this.#gateways = deps.gateways;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
+    this.#waker = deps.waker;
     this.#sql = `
       WITH p AS (SELECT id, store_id FROM payments WHERE connection_id = $1 AND gateway_payment_id = $2),
       ins AS (
@@ -54,10 +57,8 @@ export class CallbackIngest {
       job AS (
         INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type)
         SELECT 'payment.verify', jsonb_build_object('paymentId', ins.payment_id, 'inboxId', ins.id::text), now(), 0, 'normal'
-        FROM ins WHERE ins.payment_id IS NOT NULL
-        RETURNING id, name, next_run_at)
-      SELECT (SELECT id FROM ins) AS inbox_id, (SELECT payment_id FROM ins) AS payment_id
-             ${deps.db.embedded ? '' : `, ${notifyJobsSql('job')} AS notified`}`;
+        FROM ins WHERE ins.payment_id IS NOT NULL)
+      SELECT (SELECT id FROM ins) AS inbox_id, (SELECT payment_id FROM ins) AS payment_id`;
   }
 
   async ingest(gateway: string, connectionId: string, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<IngestResult> {
@@ -81,12 +82,17 @@ export class CallbackIngest {
       throw new InputError('invalid_signature', `Callback refused: ${verdict.message}.`, 401);
     }
     const { hint } = verdict;
-    const { rows } = await this.#db.pool.query(this.#sql, [conn.id, hint.gatewayPaymentId, source, hint.dedupeKey, rawBody.toString('utf8'), hint.gatewayStatus, hint.reported]);
+    // Prepared once per connection: PostgreSQL plans this four-part statement only the first time.
+    const { rows } = await this.#db.pool.query({
+      name: 'callback-ingest', text: this.#sql,
+      values: [conn.id, hint.gatewayPaymentId, source, hint.dedupeKey, rawBody.toString('utf8'), hint.gatewayStatus, hint.reported],
+    });
     const row = rows[0] as { inbox_id: string | null; payment_id: string | null };
     if (row.inbox_id === null) {
       this.#metrics.callbackDuplicated(source);
       return { duplicate: true, inboxId: undefined, paymentId: null };
     }
+    if (row.payment_id !== null) this.#waker.wake('payment.verify');
     if (row.payment_id === null) this.#log.warn({ gateway, connectionId, gatewayPaymentId: hint.gatewayPaymentId }, 'callback for an unknown payment stored, not applied');
     return { duplicate: false, inboxId: row.inbox_id, paymentId: row.payment_id };
   }

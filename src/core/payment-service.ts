@@ -173,7 +173,7 @@ export class PaymentService {
         await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'gateway.create', cause: 'create payment at gateway',
           data: { gateway: connection.gateway, mode: connection.mode, gatewayPaymentId: created.gatewayPaymentId, ms: Date.now() - started, outcome: 'ok' } });
         await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'transition', fromStatus: 'initiating', toStatus: 'created', cause: 'gateway accepted the payment' });
-        await enqueueJob(tx, { name: 'payment.expiry-check', data: { paymentId: payment.id }, runAt: new Date(updated.expiresAt.getTime() + 30_000) }, { notify: false });
+        await enqueueJob(tx, { name: 'payment.expiry-check', data: { paymentId: payment.id }, runAt: new Date(updated.expiresAt.getTime() + 30_000) });
         this.#metrics.transition('created');
         return updated;
       });

@@ -1,6 +1,6 @@
 import type { PaymentService } from '../core/payment-service.ts';
 import { withTransaction, type Database } from '../db/database.ts';
-import { enqueueJob, type JobHandler } from './queue.ts';
+import { enqueueJob, type JobHandler, type JobWaker } from './queue.ts';
 
 /** Applies what the gateway's verify API says; one run per callback, expiry or reconcile pass. */
 export function verifyPaymentJob(payments: PaymentService): JobHandler<{ paymentId: string; inboxId?: string; cause?: 'reconcile' | 'expiry' }> {
@@ -30,13 +30,13 @@ export function expiryCheckJob(payments: PaymentService): JobHandler<{ paymentId
  * Heals lost callbacks: every open payment not verified recently gets a verify job, and a
  * creation abandoned mid-way (its requester gone) is closed as failed.
  */
-export function reconcileJob(db: Database, opts: { staleAfterMs: number; batch: number }): JobHandler<Record<string, never>> {
+export function reconcileJob(db: Database, opts: { staleAfterMs: number; batch: number; waker: JobWaker }): JobHandler<Record<string, never>> {
   return {
     name: 'payments.reconcile',
     maxAttempts: 1,
     concurrency: 1,
     async run() {
-      await withTransaction(db.pool, async (tx) => {
+      const queued = await withTransaction(db.pool, async (tx) => {
         await tx.query(
           `WITH abandoned AS (
              UPDATE payments SET status = 'failed', failure_reason = 'creation abandoned: the gateway never confirmed it', claimed_until = NULL, updated_at = now()
@@ -52,11 +52,13 @@ export function reconcileJob(db: Database, opts: { staleAfterMs: number; batch: 
           [opts.staleAfterMs, opts.batch],
         );
         for (const row of rows) {
-          await enqueueJob(tx, { name: 'payment.verify', data: { paymentId: row.id, cause: 'reconcile' } }, { notify: false });
+          await enqueueJob(tx, { name: 'payment.verify', data: { paymentId: row.id, cause: 'reconcile' } });
         }
         // Mark them so the next pass does not queue the same payments again before they run.
         await tx.query('UPDATE payments SET last_verified_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
+        return rows.length;
       });
+      if (queued > 0) opts.waker.wake('payment.verify');
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Agenda, type Job } from 'agenda';
+import { Agenda, InMemoryNotificationChannel, toJobId, type Job, type JobNotification } from 'agenda';
 import { PostgresBackend } from '@agendajs/postgres-backend';
 import type { Database, Queryable } from '../db/database.ts';
 import { UpstreamError } from '../errors.ts';
@@ -17,24 +17,71 @@ export interface JobRequest {
 /**
  * Adds a job inside the caller's transaction, so a committed state change always has its
  * follow-up job: if the process dies right after COMMIT, the row is there for any worker.
- * On a PostgreSQL server the same statement queues a NOTIFY (delivered at commit) that wakes
- * workers in every process at once; the embedded database relies on the polling interval.
+ * Waking workers is separate (JobWaker, after commit): a NOTIFY inside the transaction would
+ * make every such commit take PostgreSQL's global notify lock and commit one at a time.
  */
-export async function enqueueJob(q: Queryable, job: JobRequest, opts: { notify: boolean }): Promise<void> {
-  const insert = `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type)
-    VALUES ($1, $2::jsonb, coalesce($3::timestamptz, now()), 0, 'normal') RETURNING id, name, next_run_at`;
-  const sql = opts.notify ? `WITH job AS (${insert}) SELECT ${notifyJobsSql('job')}` : insert;
-  await q.query(sql, [job.name, JSON.stringify(job.data), job.runAt ?? null]);
+export async function enqueueJob(q: Queryable, job: JobRequest): Promise<void> {
+  await q.query({
+    name: 'enqueue-job',
+    text: `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type) VALUES ($1, $2::jsonb, coalesce($3::timestamptz, now()), 0, 'normal')`,
+    values: [job.name, JSON.stringify(job.data), job.runAt ?? null],
+  });
 }
 
 /**
- * A select-list expression that NOTIFYs Agenda's channel for every row of `cte` (id, name,
- * next_run_at), in Agenda's payload format. Delivered at commit, to workers in every process.
+ * Tells job workers that jobs are due now, coalesced: at most one wake-up per job name per
+ * short window, sent after the jobs were committed. A lost wake-up costs only latency — workers
+ * also poll — so it is best-effort by design.
  */
-export function notifyJobsSql(cte: string): string {
-  const iso = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-  return `(SELECT count(pg_notify('${JOBS_TABLE}', json_build_object('jobId', ${cte}.id, 'jobName', ${cte}.name,
-    'nextRunAt', ${iso(`${cte}.next_run_at`)}, 'priority', 0, 'timestamp', ${iso('now()')}, 'source', 'coinbridge')::text)) FROM ${cte})`;
+export class JobWaker {
+  readonly #publish: (name: JobName) => Promise<void>;
+  readonly #log: Logger;
+  readonly #pending = new Set<JobName>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(publish: (name: JobName) => Promise<void>, log: Logger) {
+    this.#publish = publish;
+    this.#log = log;
+  }
+
+  wake(name: JobName): void {
+    this.#pending.add(name);
+    this.#timer ??= setTimeout(() => this.#flush(), WAKE_WINDOW_MS);
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    const names = [...this.#pending];
+    this.#pending.clear();
+    for (const name of names) {
+      this.#publish(name).catch((err: Error) => this.#log.debug({ job: name, err: err.message }, 'job wake-up not sent; workers will poll'));
+    }
+  }
+}
+
+const WAKE_WINDOW_MS = 15;
+
+function wakeNotification(name: JobName): JobNotification {
+  return { jobId: toJobId('wake'), jobName: name, nextRunAt: new Date(), priority: 0, timestamp: new Date(), source: 'coinbridge' };
+}
+
+/**
+ * On a PostgreSQL server the wake-up is a NOTIFY on Agenda's channel, heard by workers in every
+ * process; the embedded database is one process, so an in-memory channel does.
+ */
+export function createJobWaker(db: Database, log: Logger): { waker: JobWaker; localChannel: InMemoryNotificationChannel | undefined } {
+  if (db.embedded) {
+    const localChannel = new InMemoryNotificationChannel();
+    const waker = new JobWaker(async (name) => {
+      if (localChannel.state === 'connected') await localChannel.publish(wakeNotification(name));
+    }, log);
+    return { waker, localChannel };
+  }
+  const waker = new JobWaker(async (name) => {
+    const n = wakeNotification(name);
+    await db.pool.query('SELECT pg_notify($1, $2)', [JOBS_TABLE, JSON.stringify({ ...n, nextRunAt: n.nextRunAt?.toISOString(), timestamp: n.timestamp.toISOString() })]);
+  }, log);
+  return { waker, localChannel: undefined };
 }
 
 export interface JobHandler<T = Record<string, unknown>> {
@@ -58,7 +105,7 @@ export interface JobRunner {
   stop(): Promise<void>;
 }
 
-export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; handlers: JobHandler<any>[]; name: string }): JobRunner {
+export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; handlers: JobHandler<any>[]; name: string; localChannel?: InMemoryNotificationChannel | undefined }): JobRunner {
   const backend = new PostgresBackend({ pool: db.pool, tableName: JOBS_TABLE, ensureSchema: false, disableNotifications: db.embedded });
   // The LISTEN connection can drop (database restart, failover); the channel reconnects by itself,
   // but an 'error' event without a listener would crash the process.
@@ -68,9 +115,13 @@ export function createJobRunner(db: Database, opts: { log: Logger; pollMs: numbe
     backend,
     name: opts.name,
     processEvery: db.embedded ? Math.min(opts.pollMs, 250) : opts.pollMs,
+    ...(opts.localChannel ? { notificationChannel: opts.localChannel } : {}),
     defaultLockLifetime: 60_000,
     maxConcurrency: 40,
     defaultConcurrency: 5,
+    // Succeeded one-off jobs leave nothing worth keeping (the payment's event log has the story);
+    // failed ones stay, with failed_at and fail_reason, for a human.
+    removeOnComplete: true,
   });
   for (const handler of opts.handlers) {
     agenda.define(

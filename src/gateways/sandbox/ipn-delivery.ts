@@ -54,7 +54,7 @@ export function sandboxIpnJob(db: Database, opts: { callbackOrigin: () => string
         if (res.status !== 200) throw new UpstreamError('ipn_undelivered', `sandbox IPN to ${target} answered ${res.status}`);
       }
       if (rest.length > 0) {
-        await withTransaction(db.pool, (tx) => enqueueJob(tx, { name: 'sandbox.deliver-ipn', data: { ...data, steps: rest }, runAt: new Date(Date.now() + data.stepDelayMs) }, { notify: !db.embedded }));
+        await withTransaction(db.pool, (tx) => enqueueJob(tx, { name: 'sandbox.deliver-ipn', data: { ...data, steps: rest }, runAt: new Date(Date.now() + data.stepDelayMs) }));
       }
     },
   };

@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { withTransaction, type Database } from '../../db/database.ts';
+import type { Database } from '../../db/database.ts';
 import { readRawBody } from '../../http/body.ts';
-import { enqueueJob } from '../../jobs/queue.ts';
+import { enqueueJob, type JobWaker } from '../../jobs/queue.ts';
 import { PAYMENTO_STATUS, type PaymentoAdditionalData, type PaymentoPaymentRequest, type PaymentoSettings } from '../paymento/protocol.ts';
 import { renderSandboxPage } from './page.ts';
 import { findSandboxAccount, findSandboxPayment, insertSandboxPayment, setSandboxSettings, takeVerifyFailure } from './sandbox-store.ts';
@@ -22,7 +22,7 @@ function envelope(ctx: Koa.Context, status: number, success: boolean, message: s
  * A built-in gateway that speaks Paymento's published API (same paths, headers, bodies and IPN
  * signature), so a store can take test payments with no crypto and no network.
  */
-export function sandboxRoutes(db: Database, opts: { stepDelayMs: number }): Router {
+export function sandboxRoutes(db: Database, opts: { stepDelayMs: number; waker: JobWaker }): Router {
   const router = new Router({ prefix: '/sandbox/paymento' });
   const api = new Router({ prefix: '/v1' });
 
@@ -133,9 +133,8 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number }): Rout
       ctx.body = { success: false, message: 'Unknown sandbox payment or action', body: null };
       return;
     }
-    await withTransaction(db.pool, (tx) =>
-      enqueueJob(tx, { name: 'sandbox.deliver-ipn', data: { token: payment.token, steps: scenario(action), stepDelayMs: action === 'pay_late' ? opts.stepDelayMs * 5 : opts.stepDelayMs } }, { notify: !db.embedded }),
-    );
+    await enqueueJob(db.pool, { name: 'sandbox.deliver-ipn', data: { token: payment.token, steps: scenario(action), stepDelayMs: action === 'pay_late' ? opts.stepDelayMs * 5 : opts.stepDelayMs } });
+    opts.waker.wake('sandbox.deliver-ipn');
     if (ctx.accepts('html', 'json') === 'json') {
       ctx.body = { success: true, message: `sandbox ${action} scheduled`, body: { token: payment.token } };
       return;
