@@ -85,7 +85,7 @@ export class CallbackIngest {
     // Prepared once per connection: PostgreSQL plans this four-part statement only the first time.
     const { rows } = await this.#db.pool.query({
       name: 'callback-ingest', text: this.#sql,
-      values: [conn.id, hint.gatewayPaymentId, source, hint.dedupeKey, rawBody.toString('utf8'), hint.gatewayStatus, hint.reported],
+      values: [conn.id, hint.gatewayPaymentId, source, hint.dedupeKey, rawBody, hint.gatewayStatus, hint.reported],
     });
     const row = rows[0] as { inbox_id: string | null; payment_id: string | null };
     if (row.inbox_id === null) {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 
+const TAG_BYTES = 16;
+
 interface Key {
   id: string;
   bytes: Buffer;
@@ -40,9 +42,12 @@ export class SecretBox {
     if (version !== 'v1' || !keyId || !iv || !tag || ct === undefined) throw new Error('not a Coinbridge secret envelope');
     const key = this.#keys.find((k) => k.id === keyId);
     if (!key) throw new Error(`secret sealed with key ${keyId}, which is not in ENCRYPTION_KEY; add that key back to open it`);
-    const decipher = crypto.createDecipheriv('aes-256-gcm', key.bytes, Buffer.from(iv, 'base64url'));
+    const authTag = Buffer.from(tag, 'base64url');
+    // A shorter tag would still "verify" (GCM allows truncation), making forgery far cheaper.
+    if (authTag.length !== TAG_BYTES) throw new Error('secret envelope has a truncated authentication tag');
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key.bytes, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(key.id));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    decipher.setAuthTag(authTag);
     return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
   }
 
@@ -55,11 +60,12 @@ export class SecretBox {
   }
 }
 
-function parseKey(text: string, index: number): Buffer {
+/** `source` names where the key came from, so the operator knows what to fix. */
+function parseKey(text: string, source: string): Buffer {
   const trimmed = text.trim();
   const bytes = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
   if (bytes.length !== 32) {
-    throw new ConfigError([`ENCRYPTION_KEY: key #${index + 1} must be 32 bytes, base64 or hex (e.g. \`openssl rand -base64 32\`)`]);
+    throw new ConfigError([`${source} must be 32 bytes, base64 or hex (e.g. \`openssl rand -base64 32\`)`]);
   }
   return bytes;
 }
@@ -69,7 +75,7 @@ function parseKey(text: string, index: number): Buffer {
  * only; production refuses to start) a key is generated once and kept under DATA_DIR.
  */
 export function loadSecretBox(opts: { encryptionKey: string | undefined; dataDir: string; production: boolean; log: Logger }): SecretBox {
-  if (opts.encryptionKey) return new SecretBox(opts.encryptionKey.split(',').map(parseKey));
+  if (opts.encryptionKey) return new SecretBox(opts.encryptionKey.split(',').map((k, i) => parseKey(k, `ENCRYPTION_KEY: key #${i + 1}`)));
   if (opts.production) throw new ConfigError(['ENCRYPTION_KEY: required when NODE_ENV=production']);
   const file = path.join(opts.dataDir, 'encryption.key');
   fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -77,5 +83,5 @@ export function loadSecretBox(opts: { encryptionKey: string | undefined; dataDir
     fs.writeFileSync(file, crypto.randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
   }
   opts.log.warn({ file }, 'ENCRYPTION_KEY not set: using a development key kept under DATA_DIR; set ENCRYPTION_KEY in production');
-  return new SecretBox([parseKey(fs.readFileSync(file, 'utf8'), 0)]);
+  return new SecretBox([parseKey(fs.readFileSync(file, 'utf8'), `the development key file ${file} (delete it to make a new one, which makes secrets sealed with it unreadable)`)]);
 }

@@ -13,6 +13,12 @@ export function errorHandler(log: Logger): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = { error: { code: 'not_found', message: `No route for ${ctx.method} ${ctx.path}.` } };
+      } else if (ctx.status === 405 || ctx.status === 501) {
+        // The router answers wrong methods (405) and unknown ones (501) in plain text; an unknown
+        // method is the caller's mistake too, so both leave as a 405 in the usual envelope.
+        const allowed = ctx.response.get('Allow');
+        ctx.status = 405;
+        ctx.body = { error: { code: 'method_not_allowed', message: `${ctx.method} is not supported on ${ctx.path}${allowed ? `; use ${allowed}` : ''}.` } };
       }
     } catch (err) {
       if (err instanceof CoinbridgeError && err.status < 500) {
@@ -33,7 +39,9 @@ export function errorHandler(log: Logger): Koa.Middleware {
         ctx.body = { error: { code: 'bad_request', message: (err as Error).message } };
         return;
       }
-      log.error({ err, path: ctx.path, method: ctx.method }, 'unexpected error');
+      // Not the error object itself: database errors carry request values (`where`, `detail`).
+      const e = err as { name?: string; code?: string; message?: string; stack?: string };
+      log.error({ error: e.name, dbCode: e.code, message: e.message?.slice(0, 200), at: e.stack?.split('\n').slice(1, 4).join(' | '), path: ctx.path, method: ctx.method }, 'unexpected error');
       ctx.status = 500;
       ctx.body = { error: { code: 'internal_error', message: 'Something went wrong on our side; it has been logged. Retry later.' } };
     }

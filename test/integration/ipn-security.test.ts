@@ -127,7 +127,7 @@ describe('gateway callbacks (IPN): signatures, dedupe, concurrency', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.duplicate, false, 'a new notification, stored');
     const outcome = await waitFor('the late callback to be processed', async () => {
-      const { rows } = await t.app.db.pool.query("SELECT outcome FROM inbox WHERE raw_body LIKE '%late%' AND processed_at IS NOT NULL");
+      const { rows } = await t.app.db.pool.query(`SELECT outcome FROM inbox WHERE position('"late"'::bytea in raw_body) > 0 AND processed_at IS NOT NULL`);
       return rows[0]?.outcome as string | undefined;
     });
     assert.match(outcome, /^ignored: payment is paid/);

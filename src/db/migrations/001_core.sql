@@ -83,7 +83,8 @@ CREATE TABLE inbox (
   connection_id  uuid NOT NULL REFERENCES gateway_connections(id) ON DELETE CASCADE,
   dedupe_key     text NOT NULL,
   payment_id     uuid REFERENCES payments(id) ON DELETE SET NULL,
-  raw_body       text NOT NULL,
+  -- The exact bytes that were signed (not re-encoded text), so the signature can be re-checked.
+  raw_body       bytea NOT NULL,
   received_at    timestamptz NOT NULL DEFAULT now(),
   processed_at   timestamptz,
   outcome        text,

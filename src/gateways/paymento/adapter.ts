@@ -17,6 +17,8 @@ export interface PaymentoOrigins {
 }
 
 const HTTP_POST = 1;
+/** Paymento tokens are opaque printable strings; anything else cannot be one of ours. */
+const TOKEN = /^[\x21-\x7e]{1,200}$/;
 
 /** Paymento, per reference/paymento/swagger.json and the integration guide. */
 export class PaymentoAdapter implements GatewayAdapter {
@@ -101,8 +103,8 @@ export class PaymentoAdapter implements GatewayAdapter {
     } catch {
       return { ok: false, reason: 'malformed_body', message: 'signed body is not JSON' };
     }
-    if (typeof ipn !== 'object' || ipn === null || typeof ipn.Token !== 'string' || ipn.Token.length === 0 || ipn.Token.length > 200) {
-      return { ok: false, reason: 'malformed_body', message: 'IPN body has no Token' };
+    if (typeof ipn !== 'object' || ipn === null || typeof ipn.Token !== 'string' || !TOKEN.test(ipn.Token)) {
+      return { ok: false, reason: 'malformed_body', message: 'IPN body has no Token (1–200 visible ASCII characters)' };
     }
     const code = paymentoStatusCode(ipn.OrderStatus);
     if (code === undefined) return { ok: false, reason: 'malformed_body', message: 'IPN body has no OrderStatus' };
@@ -113,7 +115,7 @@ export class PaymentoAdapter implements GatewayAdapter {
         dedupeKey: `${ipn.Token}:${code}`,
         reported: mapPaymentoStatus(code),
         gatewayStatus: String(code),
-        orderId: typeof ipn.OrderId === 'string' ? ipn.OrderId : undefined,
+        orderId: typeof ipn.OrderId === 'string' && ipn.OrderId.isWellFormed() && !ipn.OrderId.includes('\u0000') ? ipn.OrderId : undefined,
       },
     };
   }

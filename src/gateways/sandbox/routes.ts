@@ -1,14 +1,38 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Database } from '../../db/database.ts';
+import { z } from 'zod';
+import { InputError } from '../../errors.ts';
 import { readRawBody } from '../../http/body.ts';
+import { describeIssues, storable } from '../../http/validation.ts';
 import { enqueueJob, type JobWaker } from '../../jobs/queue.ts';
-import { PAYMENTO_STATUS, type PaymentoAdditionalData, type PaymentoPaymentRequest, type PaymentoSettings } from '../paymento/protocol.ts';
+import { PAYMENTO_STATUS } from '../paymento/protocol.ts';
 import { renderSandboxPage } from './page.ts';
 import { findSandboxAccount, findSandboxPayment, insertSandboxPayment, setSandboxSettings, takeVerifyFailure } from './sandbox-store.ts';
 import { SANDBOX_ACTIONS, scenario, type SandboxAction } from './scenarios.ts';
 
 const GATEWAY_WINDOW_MS = 60 * 60_000;
+/** Sandbox tokens are 40 hex digits (sandbox-store.ts); anything else is not one. */
+const TOKEN = /^[0-9a-f]{40}$/;
+const text = (max: number) => storable(z.string().max(max));
+
+const PaymentRequestBody = z.looseObject({
+  fiatAmount: z.string().max(40).nullish(),
+  fiatCurrency: z.string().max(10).nullish(),
+  returnUrl: text(2048).nullish(),
+  orderId: text(200).nullish(),
+  riskSpeed: z.union([z.literal(0), z.literal(1)]).optional(),
+  language: text(20).nullish(),
+  emailAddress: text(254).nullish(),
+  additionalData: z.array(z.object({ key: text(200).nullable(), value: text(2000).nullable() })).max(50).nullish(),
+});
+
+const SettingsBody = z.looseObject({
+  IPN_Url: text(2048).nullish(),
+  ipN_URL: text(2048).nullish(),
+  IPN_Method: z.union([z.literal(1), z.literal(2)]).optional(),
+  ipN_Method: z.union([z.literal(1), z.literal(2)]).optional(),
+});
 /** Longer than any caller's deadline, so a simulated timeout is one. */
 const SIMULATED_HANG_MS = 130_000;
 const STATUS_NAMES = Object.fromEntries(Object.entries(PAYMENTO_STATUS).map(([k, v]) => [v, k])) as Record<number, string>;
@@ -34,24 +58,40 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number; waker: 
     await next();
   });
 
-  const jsonBody = async (ctx: Koa.Context): Promise<Record<string, any> | undefined> => {
+  /** A JSON object body checked against `schema`; answers the Paymento-style error itself. */
+  const jsonBody = async <T>(ctx: Koa.Context, schema: z.ZodType<T>): Promise<T | undefined> => {
+    let raw: Buffer;
     try {
-      const parsed = JSON.parse((await readRawBody(ctx, 32 * 1024)).toString('utf8'));
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed;
-    } catch { /* answered below */ }
-    envelope(ctx, 400, false, 'Request body must be a JSON object');
-    return undefined;
+      raw = await readRawBody(ctx, 32 * 1024);
+    } catch (err) {
+      const status = err instanceof InputError ? err.status : 400;
+      envelope(ctx, status, false, err instanceof InputError ? err.message : 'The request body could not be read');
+      return undefined;
+    }
+    let parsed: unknown;
+    try { parsed = JSON.parse(raw.toString('utf8')); } catch { parsed = undefined; }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      envelope(ctx, 400, false, 'Request body must be a JSON object');
+      return undefined;
+    }
+    const checked = schema.safeParse(parsed);
+    if (!checked.success) {
+      envelope(ctx, 400, false, `Invalid request: ${describeIssues(checked.error).map((d) => `${d.field}: ${d.problem}`).join('; ')}`);
+      return undefined;
+    }
+    return checked.data;
   };
 
   api.post('/payment/request', async (ctx) => {
-    const body = (await jsonBody(ctx)) as Partial<PaymentoPaymentRequest> | undefined;
+    const body = await jsonBody(ctx, PaymentRequestBody);
     if (!body) return;
-    if (typeof body.fiatAmount !== 'string' || !/^\d+(\.\d+)?$/.test(body.fiatAmount) || typeof body.fiatCurrency !== 'string') {
-      return envelope(ctx, 200, false, 'fiatAmount (decimal string) and fiatCurrency are required');
+    // Like Paymento: well-formed but incomplete requests get success:false, not an HTTP error.
+    if (!body.fiatAmount || !/^\d{1,12}(\.\d{1,8})?$/.test(body.fiatAmount) || !body.fiatCurrency || !/^[A-Za-z]{3}$/.test(body.fiatCurrency)) {
+      return envelope(ctx, 200, false, 'fiatAmount (a positive decimal string) and fiatCurrency (three letters) are required');
     }
     const payment = await insertSandboxPayment(db.pool, {
       apiKey: ctx.state.account.apiKey, orderId: body.orderId ?? null, fiatAmount: body.fiatAmount, fiatCurrency: body.fiatCurrency.toUpperCase(),
-      returnUrl: body.returnUrl ?? null, additionalData: (body.additionalData ?? []) as PaymentoAdditionalData[],
+      returnUrl: body.returnUrl ?? null, additionalData: body.additionalData ?? [],
       // Sandbox USDT trades at exactly 1.000000 per unit of any fiat, so amounts stay easy to read.
       coin: 'USDT', expectedCrypto: `${body.fiatAmount.split('.')[0]}.${((body.fiatAmount.split('.')[1] ?? '') + '000000').slice(0, 6)}`,
       expiresAt: new Date(Date.now() + GATEWAY_WINDOW_MS),
@@ -60,7 +100,7 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number; waker: 
   });
 
   api.post('/payment/verify', async (ctx) => {
-    const body = await jsonBody(ctx);
+    const body = await jsonBody(ctx, z.looseObject({ token: z.string().max(200) }));
     if (!body) return;
     const failure = await takeVerifyFailure(db.pool, ctx.state.account.apiKey);
     if (failure === '500') return envelope(ctx, 500, false, 'Simulated sandbox outage');
@@ -71,7 +111,7 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number; waker: 
       });
       return envelope(ctx, 504, false, 'Simulated sandbox timeout');
     }
-    const payment = typeof body.token === 'string' ? await findSandboxPayment(db.pool, body.token) : undefined;
+    const payment = TOKEN.test(body.token) ? await findSandboxPayment(db.pool, body.token) : undefined;
     if (!payment || payment.apiKey !== ctx.state.account.apiKey) return envelope(ctx, 400, false, 'Payment not found');
     envelope(ctx, 200, payment.status === PAYMENTO_STATUS.Paid || payment.status === PAYMENTO_STATUS.Approve, null, {
       token: payment.token,
@@ -90,7 +130,7 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number; waker: 
   });
 
   api.post('/payment/settings', async (ctx) => {
-    const body = (await jsonBody(ctx)) as PaymentoSettings | undefined;
+    const body = await jsonBody(ctx, SettingsBody);
     if (!body) return;
     const url = body.IPN_Url ?? body.ipN_URL ?? null;
     const method = body.IPN_Method ?? body.ipN_Method ?? 1;
@@ -111,7 +151,7 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number; waker: 
 
   router.get('/gateway', async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
-    const payment = /^[0-9a-f]{40}$/.test(token) ? await findSandboxPayment(db.pool, token) : undefined;
+    const payment = TOKEN.test(token) ? await findSandboxPayment(db.pool, token) : undefined;
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; base-uri 'none'; frame-ancestors 'self'");
     if (!payment) {
@@ -127,7 +167,7 @@ export function sandboxRoutes(db: Database, opts: { stepDelayMs: number; waker: 
   // The pay page's buttons: a plain form POST, so it works without JavaScript.
   router.post('/gateway/:token/:action', async (ctx) => {
     const action = ctx.params.action as SandboxAction;
-    const payment = await findSandboxPayment(db.pool, ctx.params.token!);
+    const payment = TOKEN.test(ctx.params.token!) ? await findSandboxPayment(db.pool, ctx.params.token!) : undefined;
     if (!payment || !SANDBOX_ACTIONS.includes(action)) {
       ctx.status = 404;
       ctx.body = { success: false, message: 'Unknown sandbox payment or action', body: null };

@@ -8,14 +8,15 @@ import { findPaymentForStore, type PaymentRow } from '../../db/payments-repo.ts'
 import { storeForApiKey, type Store } from '../../db/stores-repo.ts';
 import { InputError } from '../../errors.ts';
 import { readJsonObject } from '../body.ts';
+import { describeIssues, storable } from '../validation.ts';
 
 const CreatePaymentBody = z.object({
   orderId: z.string().trim().min(1).max(128).regex(/^[\w.:#/@+-]+$/, 'letters, digits and . : # / @ + - _ only'),
   amount: z.union([z.string(), z.number()]),
   currency: z.string(),
-  returnUrl: z.url({ protocol: /^https?$/ }).max(2048),
+  returnUrl: storable(z.string().max(2048)).pipe(z.url({ protocol: /^https?$/ })),
   customerEmail: z.email().max(254).optional(),
-  metadata: z.record(z.string().max(64), z.union([z.string().max(500), z.number(), z.boolean(), z.null()])).optional()
+  metadata: z.record(storable(z.string().max(64)), z.union([storable(z.string().max(500)), z.number(), z.boolean(), z.null()])).optional()
     .refine((m) => m === undefined || Object.keys(m).length <= 20, 'at most 20 metadata keys'),
   language: z.string().regex(/^[a-z]{2}(-[A-Za-z]{2})?$/).optional(),
 }).strict();
@@ -66,8 +67,7 @@ export function paymentRoutes(deps: { pool: pg.Pool; payments: PaymentService })
     }
     const body = CreatePaymentBody.safeParse(await readJsonObject(ctx, 16 * 1024));
     if (!body.success) {
-      throw new InputError('invalid_request', 'The payment request has invalid fields; see details.', 400,
-        body.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problem: i.message })));
+      throw new InputError('invalid_request', 'The payment request has invalid fields; see details.', 400, describeIssues(body.error));
     }
     const currency = parseCurrency(body.data.currency);
     if (!currency.ok) throw new InputError('unsupported_currency', currency.reason, 400, [{ field: 'currency', problem: currency.reason }]);
