@@ -249,6 +249,9 @@ export class PaymentService {
         this.#metrics.transition(decision.to);
         this.#log.info({ paymentId, from: locked.status, to: decision.to, reason: decision.reason }, isPaid(decision.to) ? 'payment settled' : 'payment moved');
       }
+      if (decision.kind === 'ignore' && fact.reported === 'unknown') {
+        this.#log.warn({ paymentId, gatewayStatus: fact.gatewayStatus }, 'gateway reported an unknown status; nothing changed');
+      }
       await this.#finishInbox(inboxId, decision.kind === 'transition' ? `${locked.status} → ${decision.to}` : `ignored: ${decision.reason}`, locked, cause, tx);
       return { status, changed: decision.kind === 'transition' };
     });

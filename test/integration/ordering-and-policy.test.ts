@@ -137,6 +137,7 @@ describe('order of events and store policy (Paymento emulator, docs verify shape
     assert.equal(await paymentStatus(t, p.id), 'created');
     const verify = (await eventsOf(t, p.id)).find((e) => e.type === 'gateway.verify')!;
     assert.match(verify.data.reason, /unknown gateway status 6/);
+    assert.ok(t.logs.some((l) => l.includes('unknown status') && l.includes('"gatewayStatus":"6"')), 'logged');
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  api, createTestStore, eventsOf, paymentBody, sandboxAction, sandboxToken, startTestApp, waitForStatus, type TestApp, type TestStore,
+  api, createTestStore, eventsOf, paymentBody, paymentStatus, sandboxAction, sandboxToken, startTestApp, waitFor, waitForStatus, type TestApp, type TestStore,
 } from '../support/harness.ts';
 
 describe('a whole payment through the sandbox gateway', () => {
@@ -79,6 +79,22 @@ describe('a whole payment through the sandbox gateway', () => {
     await waitForStatus(t, b.body.id, 'expired');
     await sandboxAction(t, token, 'pay');
     await waitForStatus(t, b.body.id, 'paid_late');
+  });
+
+  it('the sandbox redelivers an IPN the receiver refused, until it is accepted', async () => {
+    const created = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('ORD-6') });
+    const token = await sandboxToken(t, created.body.id);
+    const good = `${t.app.config.publicUrl}/ipn/paymento/${shop.connection.id}`;
+    // Point the sandbox at a callback URL of ours that answers 404, as a misconfigured receiver would.
+    await t.app.db.pool.query('UPDATE sandbox_accounts SET ipn_url = $2 WHERE api_key = $1', [shop.connection.credentials.apiKey, `${t.app.config.publicUrl}/ipn/paymento/${crypto.randomUUID()}`]);
+    await sandboxAction(t, token, 'cancel');
+    await waitFor('a failed delivery attempt', async () => {
+      const { rows } = await t.app.db.pool.query("SELECT fail_count FROM agenda_jobs WHERE name = 'sandbox.deliver-ipn' AND data->>'token' = $1 AND fail_count >= 1", [token]);
+      return rows[0];
+    });
+    assert.equal(await paymentStatus(t, created.body.id), 'created');
+    await t.app.db.pool.query('UPDATE sandbox_accounts SET ipn_url = $2 WHERE api_key = $1', [shop.connection.credentials.apiKey, good]);
+    await waitForStatus(t, created.body.id, 'cancelled', 20_000);
   });
 
   it('reports payments by status and callback counters on /metrics', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPaymentoEmulator, type PaymentoEmulator } from '../emulators/paymento/server.ts';
-import { api, createTestStore, eventsOf, paymentBody, startTestApp, waitForStatus, type TestApp, type TestStore } from '../support/harness.ts';
+import { api, createTestStore, eventsOf, paymentBody, startTestApp, waitFor, waitForStatus, type TestApp, type TestStore } from '../support/harness.ts';
 
 describe('verify failures are retried until the gateway answers', () => {
   let emu: PaymentoEmulator;
@@ -59,6 +59,21 @@ describe('verify failures are retried until the gateway answers', () => {
     await waitForStatus(t, p.id, 'paid', 20_000);
     const paid = (await eventsOf(t, p.id)).find((e) => e.to_status === 'paid')!;
     assert.equal(paid.data.trigger, 'reconciler');
+  });
+
+  it('a job the gateway refuses for good ends in a visible failed state, payment unchanged', async () => {
+    const p = await newPayment();
+    await t.app.db.pool.query("UPDATE payments SET gateway_payment_id = 'NOT-A-PAYMENTO-TOKEN', created_at = now() - interval '10 minutes' WHERE id = $1", [p.id]);
+    const job = await waitFor('the verify job to fail for good', async () => {
+      const { rows } = await t.app.db.pool.query(
+        "SELECT fail_count, fail_reason, failed_at, next_run_at FROM agenda_jobs WHERE name = 'payment.verify' AND data->>'paymentId' = $1 AND failed_at IS NOT NULL", [p.id]);
+      return rows[0];
+    }, 20_000);
+    assert.match(job.fail_reason, /does not know this payment/);
+    assert.equal(job.fail_count, 1, 'a final refusal is not retried');
+    assert.equal(job.next_run_at, null, 'and never runs again by itself');
+    const { rows } = await t.app.db.pool.query('SELECT status FROM payments WHERE id = $1', [p.id]);
+    assert.equal(rows[0].status, 'created');
   });
 
   it('an expired store window with no payment at the gateway → expired by the expiry check', async () => {
