@@ -4,7 +4,8 @@ import { findConnection } from '../db/stores-repo.ts';
 import { InputError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import type { GatewayConnection } from '../gateways/types.ts';
-import { JOBS_TABLE, type JobWaker } from '../jobs/queue.ts';
+import type { JobWaker } from '../jobs/queue.ts';
+import { InboxWriter } from './inbox-writer.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
@@ -18,10 +19,9 @@ export interface IngestResult {
 }
 
 /**
- * Gateway callbacks in: signature checked on the raw bytes, then — in ONE statement, so one
- * round trip and one atomic commit — stored in the inbox under its dedupe key, logged as an
- * event, and given its verify job. Workers are woken after the commit. No outbound call happens
- * inside the request.
+ * Gateway callbacks in: signature checked on the raw bytes, then stored in the inbox under its
+ * dedupe key, logged as an event and given its verify job, atomically (InboxWriter). Workers are
+ * woken after the commit. No outbound call happens inside the request.
  */
 export class CallbackIngest {
   readonly #db: Database;
@@ -30,7 +30,7 @@ export class CallbackIngest {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #connections = new Map<string, { conn: GatewayConnection; until: number }>();
-  readonly #sql: string;
+  readonly #inbox: InboxWriter;
   readonly #waker: JobWaker;
 
   constructor(deps: { db: Database; box: SecretBox; gateways: GatewayRegistry; log: Logger; metrics: Metrics; waker: JobWaker }) {
@@ -40,25 +40,7 @@ export class CallbackIngest {
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#waker = deps.waker;
-    this.#sql = `
-      WITH p AS (SELECT id, store_id FROM payments WHERE connection_id = $1 AND gateway_payment_id = $2),
-      ins AS (
-        INSERT INTO inbox (source, connection_id, dedupe_key, payment_id, raw_body, processed_at, outcome)
-        SELECT $3, $1, $4, p.id, $5, CASE WHEN p.id IS NULL THEN now() END,
-               CASE WHEN p.id IS NULL THEN 'unmatched: no payment with this gateway id on this connection' END
-        FROM (SELECT 1) one LEFT JOIN p ON true
-        ON CONFLICT (source, connection_id, dedupe_key) DO NOTHING
-        RETURNING id, payment_id),
-      ev AS (
-        INSERT INTO payment_events (payment_id, store_id, type, cause, data)
-        SELECT ins.payment_id, p.store_id, 'callback.received', 'gateway callback',
-               jsonb_build_object('inboxId', ins.id, 'gatewayStatus', $6::text, 'reported', $7::text, 'signature', 'valid')
-        FROM ins JOIN p ON p.id = ins.payment_id),
-      job AS (
-        INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type)
-        SELECT 'payment.verify', jsonb_build_object('paymentId', ins.payment_id, 'inboxId', ins.id::text), now(), 0, 'normal'
-        FROM ins WHERE ins.payment_id IS NOT NULL)
-      SELECT (SELECT id FROM ins) AS inbox_id, (SELECT payment_id FROM ins) AS payment_id`;
+    this.#inbox = new InboxWriter(deps.db);
   }
 
   async ingest(gateway: string, connectionId: string, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<IngestResult> {
@@ -82,19 +64,17 @@ export class CallbackIngest {
       throw new InputError('invalid_signature', `Callback refused: ${verdict.message}.`, 401);
     }
     const { hint } = verdict;
-    // Prepared once per connection: PostgreSQL plans this four-part statement only the first time.
-    const { rows } = await this.#db.pool.query({
-      name: 'callback-ingest', text: this.#sql,
-      values: [conn.id, hint.gatewayPaymentId, source, hint.dedupeKey, rawBody, hint.gatewayStatus, hint.reported],
+    const written = await this.#inbox.write({
+      source, connectionId: conn.id, gatewayPaymentId: hint.gatewayPaymentId, dedupeKey: hint.dedupeKey, rawBody,
+      gatewayStatus: hint.gatewayStatus, reported: hint.reported,
     });
-    const row = rows[0] as { inbox_id: string | null; payment_id: string | null };
-    if (row.inbox_id === null) {
+    if (!written) {
       this.#metrics.callbackDuplicated(source);
       return { duplicate: true, inboxId: undefined, paymentId: null };
     }
-    if (row.payment_id !== null) this.#waker.wake('payment.verify');
-    if (row.payment_id === null) this.#log.warn({ gateway, connectionId, gatewayPaymentId: hint.gatewayPaymentId }, 'callback for an unknown payment stored, not applied');
-    return { duplicate: false, inboxId: row.inbox_id, paymentId: row.payment_id };
+    if (written.paymentId !== null) this.#waker.wake('payment.verify');
+    else this.#log.warn({ gateway, connectionId, gatewayPaymentId: hint.gatewayPaymentId }, 'callback for an unknown payment stored, not applied');
+    return { duplicate: false, inboxId: written.inboxId, paymentId: written.paymentId };
   }
 
   async #connection(id: string): Promise<GatewayConnection | undefined> {

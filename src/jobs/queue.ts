@@ -21,11 +21,10 @@ export interface JobRequest {
  * make every such commit take PostgreSQL's global notify lock and commit one at a time.
  */
 export async function enqueueJob(q: Queryable, job: JobRequest): Promise<void> {
-  await q.query({
-    name: 'enqueue-job',
-    text: `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type) VALUES ($1, $2::jsonb, coalesce($3::timestamptz, now()), 0, 'normal')`,
-    values: [job.name, JSON.stringify(job.data), job.runAt ?? null],
-  });
+  await q.query(
+    `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type) VALUES ($1, $2::jsonb, coalesce($3::timestamptz, now()), 0, 'normal')`,
+    [job.name, JSON.stringify(job.data), job.runAt ?? null],
+  );
 }
 
 /**
