@@ -56,7 +56,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   const ingest = new CallbackIngest({ db, box, gateways, log, metrics, waker });
   let demoStoreId: string | undefined;
 
-  const app = new Koa({ proxy: true });
+  const app = new Koa();
   app.use(errorHandler(log));
   for (const router of [
     healthRoutes({ pool: db.pool, metrics }),
