@@ -226,19 +226,19 @@ export class PaymentService {
       throw err;
     }
     const store = (await findStore(this.#db.pool, payment.storeId))!;
+    const cryptoExpected = fact.crypto?.expected ? decimalToString(fact.crypto.expected) : null;
+    const cryptoReceived = fact.crypto?.received ? decimalToString(fact.crypto.received) : null;
     return withTransaction(this.#db.pool, async (tx) => {
       const locked = (await findPayment(tx, paymentId, { forUpdate: true }))!;
       const observedAt = await this.#observedAt(tx, inboxId);
       const decision = decide({ status: locked.status, orderId: locked.orderId, amount: locked.amount, expiresAt: locked.expiresAt }, fact, store.settings, observedAt);
       await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'gateway.verify', cause: describeCause(cause), data: {
         outcome: 'ok', ms: Date.now() - started, gatewayStatus: fact.gatewayStatus, reported: fact.reported, orderId: fact.orderId ?? null,
-        cryptoExpected: fact.crypto?.expected ? decimalToString(fact.crypto.expected) : null, cryptoReceived: fact.crypto?.received ? decimalToString(fact.crypto.received) : null,
-        txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } });
+        cryptoExpected, cryptoReceived, txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } });
       await tx.query(
         `UPDATE payments SET last_verified_at = now(), crypto_expected = coalesce($2, crypto_expected), crypto_received = coalesce($3, crypto_received),
            crypto_coin = coalesce($4, crypto_coin), tx_hash = coalesce($5, tx_hash), network = coalesce($6, network) WHERE id = $1`,
-        [paymentId, fact.crypto?.expected ? decimalToString(fact.crypto.expected) : null, fact.crypto?.received ? decimalToString(fact.crypto.received) : null,
-          fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null],
+        [paymentId, cryptoExpected, cryptoReceived, fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null],
       );
       let status = locked.status;
       if (decision.kind === 'transition') {
@@ -263,6 +263,10 @@ export class PaymentService {
     return rows[0]?.received_at ?? new Date();
   }
 
+  /**
+   * Marks the callback handled. Inside the verify transaction its outcome is already in the
+   * gateway.verify event; a callback ignored without asking the gateway gets an event of its own.
+   */
   async #finishInbox(inboxId: string | null, outcome: string, payment: PaymentRow, cause: VerifyCause, tx?: pg.PoolClient): Promise<void> {
     if (!inboxId) return;
     const q = tx ?? this.#db.pool;
