@@ -13,7 +13,7 @@ if (tsc.status !== 0) {
 }
 const files = process.argv.slice(2);
 const run = spawnSync(node, [
-  '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-force-exit', '--test-timeout=180000',
+  '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=180000',
   ...(files.length ? files : ['test/**/*.test.ts']),
 ], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
 process.exit(run.status ?? 1);

@@ -24,6 +24,7 @@ const EnvSchema = z.object({
   SEED_DEMO: bool.optional(),
   GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   JOB_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  JOB_LOCK_LIFETIME_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   RECONCILE_EVERY: z.string().default('1 minute'),
 });
 
@@ -49,6 +50,8 @@ export interface Config {
   role: Env['COINBRIDGE_ROLE'];
   seedDemo: boolean;
   jobPollMs: number;
+  /** How long a worker may hold a job before another worker may take it over. */
+  jobLockLifetimeMs: number;
   reconcileEvery: string;
 }
 
@@ -94,6 +97,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     role: env.COINBRIDGE_ROLE,
     seedDemo: env.SEED_DEMO ?? env.NODE_ENV !== 'production',
     jobPollMs: env.JOB_POLL_MS,
+    jobLockLifetimeMs: env.JOB_LOCK_LIFETIME_MS,
     reconcileEvery: env.RECONCILE_EVERY,
   };
 }

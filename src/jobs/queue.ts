@@ -104,7 +104,7 @@ export interface JobRunner {
   stop(): Promise<void>;
 }
 
-export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; handlers: JobHandler<any>[]; name: string; localChannel?: InMemoryNotificationChannel | undefined }): JobRunner {
+export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; lockLifetimeMs: number; handlers: JobHandler<any>[]; name: string; localChannel?: InMemoryNotificationChannel | undefined }): JobRunner {
   const backend = new PostgresBackend({ pool: db.pool, tableName: JOBS_TABLE, ensureSchema: false, disableNotifications: db.embedded });
   // The LISTEN connection can drop (database restart, failover); the channel reconnects by itself,
   // but an 'error' event without a listener would crash the process.
@@ -115,7 +115,7 @@ export function createJobRunner(db: Database, opts: { log: Logger; pollMs: numbe
     name: opts.name,
     processEvery: db.embedded ? Math.min(opts.pollMs, 250) : opts.pollMs,
     ...(opts.localChannel ? { notificationChannel: opts.localChannel } : {}),
-    defaultLockLifetime: 60_000,
+    defaultLockLifetime: opts.lockLifetimeMs,
     maxConcurrency: 40,
     defaultConcurrency: 5,
     // Succeeded one-off jobs leave nothing worth keeping (the payment's event log has the story);

@@ -40,6 +40,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const fullEnv: Record<string, string> = {
     NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: dataDir,
     ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, LOG_LEVEL: 'info', SEED_DEMO: 'false', JOB_POLL_MS: '200', ALLOW_PRIVATE_URLS: 'true',
+    // Agenda keeps a timer of half the lock lifetime after each job, which holds a finished test
+    // file's process open that long; jobs here take well under a second.
+    JOB_LOCK_LIFETIME_MS: '4000',
     ...(db.url ? { DATABASE_URL: db.url } : {}),
     ...env,
   };
