@@ -22,10 +22,12 @@ interface Pending {
 
 const MAX_BATCH = 64;
 /**
- * Batches in flight at once. While they commit, new callbacks queue up and leave together in the
- * next batch: fewer, fuller commits instead of one log flush per callback.
+ * Batches in flight at once, per process. While one commits, new callbacks queue up and leave
+ * together in the next: fewer, fuller commits instead of one log flush per callback. One beat two
+ * and more on the benchmark at 10 and 50 connections (bench/ipn-ingest.ts); several processes
+ * each have their own.
  */
-const MAX_IN_FLIGHT = 2;
+const MAX_IN_FLIGHT = 1;
 
 /**
  * Writes verified callbacks to the inbox — each with its event and its verify job — in one
