@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,19 +9,11 @@ import type { MerchantSettings } from '../../src/core/settings.ts';
 import { createStore, issueApiKey, type Store } from '../../src/db/stores-repo.ts';
 import type { GatewayConnection, GatewayCredentials } from '../../src/gateways/types.ts';
 import { freshDatabaseUrl } from './database.ts';
+import { freePort } from './free-port.ts';
+
+export { freePort };
 
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TestApp {
   app: Coinbridge;
