@@ -21,6 +21,10 @@ import { paymentRoutes } from './http/routes/payments.ts';
 import { expiryCheckJob, reconcileJob, verifyPaymentJob } from './jobs/payment-jobs.ts';
 import { createJobRunner, createJobWaker, type JobRunner } from './jobs/queue.ts';
 import { createLogger, type Logger } from './observability/log.ts';
+import { saveShopifyApp } from './platforms/shopify/apps.ts';
+import { routeShopifyAdminTo } from './platforms/shopify/admin-transport.ts';
+import { ShopifyClients } from './platforms/shopify/clients.ts';
+import { shopifyInstallRoutes } from './platforms/shopify/install-routes.ts';
 import { Metrics } from './observability/metrics.ts';
 
 export interface Coinbridge {
@@ -56,6 +60,12 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   const ingest = new CallbackIngest({ db, box, gateways, log, metrics, waker });
   let demoStoreId: string | undefined;
 
+  routeShopifyAdminTo(config.shopify.adminOrigin);
+  const shopifyClients = new ShopifyClients(config.publicUrl);
+  if (config.shopify.apiKey && config.shopify.apiSecret) {
+    await saveShopifyApp(db.pool, box, { clientId: config.shopify.apiKey, secret: config.shopify.apiSecret });
+  }
+
   const app = new Koa();
   app.use(errorHandler(log));
   for (const router of [
@@ -64,6 +74,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     paymentRoutes({ pool: db.pool, payments }),
     payRoutes(db.pool),
     sandboxRoutes(db, { stepDelayMs: 400, waker }),
+    shopifyInstallRoutes({ db, box, clients: shopifyClients, defaultClientId: config.shopify.apiKey, log }),
     ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId, publicUrl: config.publicUrl })] : []),
   ]) {
     app.use(router.routes());
