@@ -11,7 +11,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../loopback.ts';
 
 export type VerifyShape = 'swagger' | 'docs';
 export type VerifyFailure = '500' | 'timeout' | '503-retry-after';
@@ -195,7 +195,6 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
   let closed = false;
 
   // Everything that could keep close() waiting is tracked so close() can cut it short.
-  const sockets = new Set<Socket>();
   const hangTimers = new Set<NodeJS.Timeout>();
   const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   const outbound = new AbortController();
@@ -464,15 +463,7 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
       else sendEnvelope(res, fail(500, `emulator error: ${(err as Error).message}`));
     }
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { origin, destroySockets } = await listenOnLoopback(server);
 
   return {
     origin,
@@ -543,7 +534,7 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
       for (const t of hangTimers) clearTimeout(t);
       hangTimers.clear();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
+      destroySockets();
       await done;
     },
   };

@@ -13,7 +13,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../loopback.ts';
 
 export interface LoggedRequest {
   method: string;
@@ -322,7 +322,6 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
   let nextOrderNumber = 1001;
   let closed = false;
 
-  const sockets = new Set<Socket>();
   const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   const outbound = new AbortController();
 
@@ -814,15 +813,7 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
       else res.destroy();
     }
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { origin, destroySockets } = await listenOnLoopback(server);
 
   return {
     origin,
@@ -928,7 +919,7 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
       for (const s of sleepers) { clearTimeout(s.timer); s.resolve(); }
       sleepers.clear();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
+      destroySockets();
       await done;
     },
   };
