@@ -15,5 +15,13 @@ const files = process.argv.slice(2);
 const run = spawnSync(node, [
   '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=180000',
   ...(files.length ? files : ['test/**/*.test.ts']),
-], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
+], {
+  stdio: 'inherit',
+  env: { ...process.env, NODE_ENV: 'test' },
+  // A test file that never exits (a server left open after a failed hook) must fail the run,
+  // not hang it: the whole suite takes a few minutes.
+  timeout: 20 * 60_000,
+  killSignal: 'SIGKILL',
+});
+if (run.error) console.error(`test run stopped: ${run.error.message}`);
 process.exit(run.status ?? 1);

@@ -38,7 +38,7 @@ describe('bad input: a clear 4xx, nothing stored, never a 5xx', () => {
     sandboxKey = a.connection.credentials.apiKey;
     ipnPath = `/ipn/paymento/${a.connection.id}`;
   });
-  after(() => t.close());
+  after(() => t?.close());
 
   async function counts(): Promise<Record<string, number>> {
     const { rows } = await t.app.db.pool.query(`SELECT ${TABLES.map((n) => `(SELECT count(*)::int FROM ${n}) AS ${n}`).join(', ')}`);

@@ -32,9 +32,9 @@ describe('crash between a callback commit and its job', () => {
     };
   });
   after(async () => {
-    await emu.close();
-    await db.drop();
-    await fs.rm(dataDir, { recursive: true, force: true });
+    await emu?.close();
+    await db?.drop();
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
   it('settles the payment after a restart', async () => {

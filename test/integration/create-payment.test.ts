@@ -19,8 +19,12 @@ describe('creating payments', () => {
     shop = await createTestStore(t, { live: { apiKey: merchant.apiKey, ipnSecret: merchant.secret } });
   });
   after(async () => {
-    await t.close();
-    await emu.close();
+    // Also when `before` failed half-way: an emulator left open would keep this file running.
+    try {
+      await t?.close();
+    } finally {
+      await emu?.close();
+    }
   });
 
   const gatewayCreates = (orderId: string) => emu.requests.filter((r) => r.path === '/v1/payment/request' && (r.body as { orderId?: string }).orderId === orderId).length;

@@ -15,7 +15,7 @@ import { api, startTestApp, waitFor, type TestApp } from '../support/harness.ts'
 describe('the demo store', () => {
   let t: TestApp;
   before(async () => { t = await startTestApp({ SEED_DEMO: 'true' }); });
-  after(() => t.close());
+  after(() => t?.close());
 
   it('is seeded once with a sandbox connection and an API key file', async () => {
     const key = (await fs.readFile(path.join(t.env.DATA_DIR!, 'demo-store-api-key.txt'), 'utf8')).trim();

@@ -19,7 +19,7 @@ describe('InboxWriter', () => {
     token = await sandboxToken(t, created.body.id);
     writer = new InboxWriter(t.app.db);
   });
-  after(() => t.close());
+  after(() => t?.close());
 
   const item = (dedupeKey: string, over: Partial<InboxItem> = {}): InboxItem => ({
     source: 'paymento', connectionId: shop.connection.id, gatewayPaymentId: token, dedupeKey, rawBody: Buffer.from(`{"k":"${dedupeKey}"}`),

@@ -20,7 +20,7 @@ describe('gateway callbacks (IPN): signatures, dedupe, concurrency', () => {
     token = await sandboxToken(t, paymentId);
     ipnPath = `/ipn/paymento/${shop.connection.id}`;
   });
-  after(() => t.close());
+  after(() => t?.close());
 
   // The sandbox says Paid, so a callback that got through would settle the payment.
   async function markPaidAtGateway(): Promise<void> {

@@ -18,8 +18,12 @@ describe('order of events and store policy (Paymento emulator, docs verify shape
     t = await startTestApp({ PAYMENTO_API_ORIGIN: emu.origin, PAYMENTO_GATEWAY_ORIGIN: emu.gatewayOrigin });
   });
   after(async () => {
-    await t.close();
-    await emu.close();
+    // Also when `before` failed half-way: an emulator left open would keep this file running.
+    try {
+      await t?.close();
+    } finally {
+      await emu?.close();
+    }
   });
 
   async function liveStore(settings: Partial<MerchantSettings> = {}): Promise<TestStore> {
@@ -144,7 +148,7 @@ describe('order of events and store policy (Paymento emulator, docs verify shape
 describe('currency mismatch reported by the gateway (sandbox, which reports the fiat currency)', () => {
   let t: TestApp;
   before(async () => { t = await startTestApp(); });
-  after(() => t.close());
+  after(() => t?.close());
 
   it('→ review, never paid', async () => {
     const shop = await createTestStore(t);

@@ -11,7 +11,7 @@ describe('a whole payment through the sandbox gateway', () => {
     t = await startTestApp();
     shop = await createTestStore(t);
   });
-  after(() => t.close());
+  after(() => t?.close());
 
   it('create → shopper pays in the sandbox → IPN → verify → paid, with every step in the event log', async () => {
     const created = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('ORD-1'), headers: { 'idempotency-key': 'ord-1' } });

@@ -26,8 +26,12 @@ describe('Shopify install (OAuth authorization code)', () => {
     t = await startTestApp({ SHOPIFY_ADMIN_ORIGIN: emu.origin, SHOPIFY_API_KEY: app.clientId, SHOPIFY_API_SECRET: app.secret });
   });
   after(async () => {
-    await t.close();
-    await emu.close();
+    // Also when `before` failed half-way: an emulator left open would keep this file running.
+    try {
+      await t?.close();
+    } finally {
+      await emu?.close();
+    }
   });
 
   /** /shopify/install → the shop's authorize page (the emulator approves) → back to our callback URL. */

@@ -17,7 +17,7 @@ describe('Shopify admin transport through the test seam', () => {
     emu.addShop(shop);
     routeShopifyAdminTo(emu.origin);
   });
-  after(() => emu.close());
+  after(() => emu?.close());
 
   it('token exchange and an Admin GraphQL call reach the emulator, with the shop named', async () => {
     const app = emu.addApp({ scopes: 'read_orders,write_orders' });

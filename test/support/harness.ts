@@ -25,6 +25,17 @@ export interface TestApp {
 
 /** A real Coinbridge on a real database (server or embedded), listening on loopback. */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  // A free port can be taken by someone else before we listen on it; try a few.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTestAppOnce(env);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function startTestAppOnce(env: Record<string, string>): Promise<TestApp> {
   const db = await freshDatabaseUrl();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'cbt-'));
   const port = await freePort();
@@ -39,7 +50,14 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   };
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(chunk.toString()); cb(); } });
-  const app = await startCoinbridge(loadConfig(fullEnv), { logDestination: sink });
+  let app: Coinbridge;
+  try {
+    app = await startCoinbridge(loadConfig(fullEnv), { logDestination: sink });
+  } catch (err) {
+    await db.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     app, url: app.url, env: fullEnv, logs,
     async close() {
