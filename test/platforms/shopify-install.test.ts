@@ -114,6 +114,19 @@ describe('Shopify install (OAuth authorization code)', () => {
     assert.deepEqual([res.status, (await res.json()).error.code], [404, 'unknown_app']);
   });
 
+  it('an install started for another app does not re-point an installed shop', async () => {
+    const shop = `install-${++seq}.myshopify.com`;
+    const { cookies, callbackUrl } = await startInstall(shop);
+    assert.equal((await callback(callbackUrl, cookies)).status, 302);
+    const other = emu.addApp();
+    const { saveShopifyApp } = await import('../../src/platforms/shopify/apps.ts');
+    await saveShopifyApp(t.app.db.pool, t.app.box, { clientId: other.clientId, secret: other.secret });
+    const hijack = await fetch(`${t.url}/shopify/install?shop=${shop}&client_id=${other.clientId}`, { headers: BROWSER, redirect: 'manual' });
+    assert.equal(hijack.status, 302, 'an install may start');
+    const { rows } = await t.app.db.pool.query('SELECT a.client_id FROM shopify_shops s JOIN shopify_apps a ON a.id = s.app_id WHERE s.shop_domain = $1', [shop]);
+    assert.equal(rows[0].client_id, app.clientId, 'but the shop stays with its app until that install completes');
+  });
+
   it('installs through a second app registration chosen by client_id, verified with that app\'s secret', async () => {
     const second = emu.addApp({ scopes: 'read_orders' });
     const { saveShopifyApp } = await import('../../src/platforms/shopify/apps.ts');

@@ -14,13 +14,16 @@ CREATE TABLE shopify_apps (
 
 CREATE TABLE shopify_shops (
   shop_domain     text PRIMARY KEY,
-  app_id          uuid NOT NULL REFERENCES shopify_apps(id),
+  -- The app the shop installed; set only by a completed, verified OAuth callback.
+  app_id          uuid REFERENCES shopify_apps(id),
   store_id        uuid REFERENCES stores(id) ON DELETE SET NULL,
   access_token    text,
   scopes          text,
   token_expires_at timestamptz,
   installed_at    timestamptz,
   uninstalled_at  timestamptz,
-  -- Which app an install in progress belongs to: the OAuth callback names only the shop.
+  -- Which app an install in progress belongs to (the OAuth callback names only the shop). Kept
+  -- apart from app_id, so an unauthenticated /shopify/install cannot re-point an installed shop.
+  pending_app_id  uuid REFERENCES shopify_apps(id),
   pending_since   timestamptz
 );

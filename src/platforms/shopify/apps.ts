@@ -43,24 +43,34 @@ export async function findShopifyApp(q: Queryable, box: SecretBox, clientId: str
   return rows[0] ? toApp(rows[0], box) : undefined;
 }
 
-/** The app a shop installed (or is installing) through. */
+/** The app a shop installed through. */
 export async function appForShop(q: Queryable, box: SecretBox, shop: string): Promise<ShopifyApp | undefined> {
   const { rows } = await q.query('SELECT a.* FROM shopify_shops s JOIN shopify_apps a ON a.id = s.app_id WHERE s.shop_domain = $1', [shop]);
   return rows[0] ? toApp(rows[0], box) : undefined;
 }
 
+/** The app of the install in progress for a shop, if one started in the last ten minutes. */
+export async function pendingAppForShop(q: Queryable, box: SecretBox, shop: string): Promise<ShopifyApp | undefined> {
+  const { rows } = await q.query(
+    "SELECT a.* FROM shopify_shops s JOIN shopify_apps a ON a.id = s.pending_app_id WHERE s.shop_domain = $1 AND s.pending_since > now() - interval '10 minutes'",
+    [shop],
+  );
+  return rows[0] ? toApp(rows[0], box) : undefined;
+}
+
 export async function markInstallPending(q: Queryable, shop: string, appId: string): Promise<void> {
   await q.query(
-    `INSERT INTO shopify_shops (shop_domain, app_id, pending_since) VALUES ($1, $2, now())
-     ON CONFLICT (shop_domain) DO UPDATE SET app_id = EXCLUDED.app_id, pending_since = now()`,
+    `INSERT INTO shopify_shops (shop_domain, pending_app_id, pending_since) VALUES ($1, $2, now())
+     ON CONFLICT (shop_domain) DO UPDATE SET pending_app_id = EXCLUDED.pending_app_id, pending_since = now()`,
     [shop, appId],
   );
 }
 
 export async function saveShopToken(q: Queryable, box: SecretBox, input: { shop: string; appId: string; accessToken: string; scopes: string; expiresAt: Date | undefined }): Promise<void> {
   await q.query(
-    `UPDATE shopify_shops SET access_token = $3, scopes = $4, token_expires_at = $5, installed_at = now(), uninstalled_at = NULL, pending_since = NULL
-     WHERE shop_domain = $1 AND app_id = $2`,
+    `UPDATE shopify_shops SET app_id = $2, access_token = $3, scopes = $4, token_expires_at = $5, installed_at = now(), uninstalled_at = NULL,
+       pending_app_id = NULL, pending_since = NULL
+     WHERE shop_domain = $1 AND pending_app_id = $2`,
     [input.shop, input.appId, box.seal(input.accessToken), input.scopes, input.expiresAt ?? null],
   );
 }

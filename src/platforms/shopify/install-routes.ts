@@ -4,7 +4,7 @@ import type { SecretBox } from '../../crypto/secret-box.ts';
 import type { Database } from '../../db/database.ts';
 import { InputError, UpstreamError } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
-import { appForShop, findShopifyApp, markInstallPending, saveShopToken, type ShopifyApp } from './apps.ts';
+import { appForShop, findShopifyApp, markInstallPending, pendingAppForShop, saveShopToken, type ShopifyApp } from './apps.ts';
 import { SHOP_DOMAIN, type ShopifyClients } from './clients.ts';
 
 const CALLBACK_PATH = '/shopify/callback';
@@ -45,7 +45,7 @@ export function shopifyInstallRoutes(deps: { db: Database; box: SecretBox; clien
 
   router.get('/callback', async (ctx) => {
     const shop = shopParam(ctx.query.shop);
-    const app = await appForShop(deps.db.pool, deps.box, shop);
+    const app = await pendingAppForShop(deps.db.pool, deps.box, shop);
     if (!app) throw new InputError('unknown_install', `No install in progress for ${shop}; start again from /shopify/install.`, 400);
     // The library checks state, HMAC and shop but not the timestamp's age; a replayed callback
     // (even correctly signed) must be fresh.
