@@ -4,28 +4,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startPaymentoEmulator, type PaymentoEmulator } from '../emulators/paymento/server.ts';
-import { api, createTestStore, paymentBody, startTestApp, type TestApp, type TestStore } from '../support/harness.ts';
+import type { PaymentoEmulator } from '../emulators/paymento/server.ts';
+import { api, paymentBody, type TestApp, type TestStore } from '../support/harness.ts';
+import { startWithPaymento, type WithPaymento } from '../support/paymento.ts';
 
 describe('creating payments', () => {
+  let setup: WithPaymento;
   let emu: PaymentoEmulator;
   let t: TestApp;
   let shop: TestStore;
 
   before(async () => {
-    emu = await startPaymentoEmulator({ verifyShape: 'docs', ipnRetryDelaysMs: [] });
-    t = await startTestApp({ PAYMENTO_API_ORIGIN: emu.origin, PAYMENTO_GATEWAY_ORIGIN: emu.gatewayOrigin, GATEWAY_TIMEOUT_MS: '1000' });
-    const merchant = emu.addMerchant();
-    shop = await createTestStore(t, { live: { apiKey: merchant.apiKey, ipnSecret: merchant.secret } });
+    setup = await startWithPaymento({ emulator: { ipnRetryDelaysMs: [] }, env: { GATEWAY_TIMEOUT_MS: '1000' } });
+    ({ emu, t } = setup);
+    shop = await setup.liveStore();
   });
-  after(async () => {
-    // Also when `before` failed half-way: an emulator left open would keep this file running.
-    try {
-      await t?.close();
-    } finally {
-      await emu?.close();
-    }
-  });
+  after(() => setup?.close());
 
   const gatewayCreates = (orderId: string) => emu.requests.filter((r) => r.path === '/v1/payment/request' && (r.body as { orderId?: string }).orderId === orderId).length;
   const rows = async (orderId: string) => (await t.app.db.pool.query('SELECT id, status FROM payments WHERE order_id = $1', [orderId])).rows;
@@ -64,8 +58,7 @@ describe('creating payments', () => {
   });
 
   it('the same order id in two stores gives two payments; a store never sees the other store\'s payment', async () => {
-    const merchant = emu.addMerchant();
-    const other = await createTestStore(t, { live: { apiKey: merchant.apiKey, ipnSecret: merchant.secret }, name: 'Other store' });
+    const other = await setup.liveStore({ name: 'Other store' });
     const a = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('SHARED-1') });
     const b = await api(t, 'POST', '/v1/payments', { key: other.apiKey, body: paymentBody('SHARED-1') });
     assert.deepEqual([a.status, b.status], [201, 201]);

@@ -5,31 +5,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MerchantSettings } from '../../src/core/settings.ts';
-import { startPaymentoEmulator, type PaymentoEmulator } from '../emulators/paymento/server.ts';
+import type { PaymentoEmulator } from '../emulators/paymento/server.ts';
+import { startWithPaymento, type WithPaymento } from '../support/paymento.ts';
 import { api, createTestStore, eventsOf, paymentBody, paymentStatus, startTestApp, waitFor, waitForStatus, type TestApp, type TestStore } from '../support/harness.ts';
 
 describe('order of events and store policy (Paymento emulator, docs verify shape)', () => {
+  let setup: WithPaymento;
   let emu: PaymentoEmulator;
   let t: TestApp;
   let seq = 0;
 
   before(async () => {
-    emu = await startPaymentoEmulator({ verifyShape: 'docs', ipnRetryDelaysMs: [100, 300, 1000] });
-    t = await startTestApp({ PAYMENTO_API_ORIGIN: emu.origin, PAYMENTO_GATEWAY_ORIGIN: emu.gatewayOrigin });
+    setup = await startWithPaymento({ emulator: { ipnRetryDelaysMs: [100, 300, 1000] } });
+    ({ emu, t } = setup);
   });
-  after(async () => {
-    // Also when `before` failed half-way: an emulator left open would keep this file running.
-    try {
-      await t?.close();
-    } finally {
-      await emu?.close();
-    }
-  });
+  after(() => setup?.close());
 
-  async function liveStore(settings: Partial<MerchantSettings> = {}): Promise<TestStore> {
-    const merchant = emu.addMerchant();
-    return createTestStore(t, { settings, live: { apiKey: merchant.apiKey, ipnSecret: merchant.secret } });
-  }
+  const liveStore = (settings: Partial<MerchantSettings> = {}): Promise<TestStore> => setup.liveStore({ settings });
 
   async function newPayment(shop: TestStore): Promise<{ id: string; token: string }> {
     const res = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody(`P-${++seq}`) });

@@ -4,29 +4,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startPaymentoEmulator, type PaymentoEmulator } from '../emulators/paymento/server.ts';
-import { api, createTestStore, eventsOf, paymentBody, startTestApp, waitFor, waitForStatus, type TestApp, type TestStore } from '../support/harness.ts';
+import type { PaymentoEmulator } from '../emulators/paymento/server.ts';
+import { startWithPaymento, type WithPaymento } from '../support/paymento.ts';
+import { api, eventsOf, paymentBody, waitFor, waitForStatus, type TestApp, type TestStore } from '../support/harness.ts';
 
 describe('verify failures are retried until the gateway answers', () => {
+  let setup: WithPaymento;
   let emu: PaymentoEmulator;
   let t: TestApp;
   let shop: TestStore;
   let seq = 0;
 
   before(async () => {
-    emu = await startPaymentoEmulator({ verifyShape: 'docs', ipnRetryDelaysMs: [] });
-    t = await startTestApp({ PAYMENTO_API_ORIGIN: emu.origin, PAYMENTO_GATEWAY_ORIGIN: emu.gatewayOrigin, GATEWAY_TIMEOUT_MS: '800', RECONCILE_EVERY: '1 second' });
-    const merchant = emu.addMerchant();
-    shop = await createTestStore(t, { live: { apiKey: merchant.apiKey, ipnSecret: merchant.secret } });
+    setup = await startWithPaymento({ emulator: { ipnRetryDelaysMs: [] }, env: { GATEWAY_TIMEOUT_MS: '800', RECONCILE_EVERY: '1 second' } });
+    ({ emu, t } = setup);
+    shop = await setup.liveStore();
   });
-  after(async () => {
-    // Also when `before` failed half-way: an emulator left open would keep this file running.
-    try {
-      await t?.close();
-    } finally {
-      await emu?.close();
-    }
-  });
+  after(() => setup?.close());
 
   async function newPayment(): Promise<{ id: string; token: string }> {
     const res = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody(`R-${++seq}`) });
