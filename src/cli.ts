@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig, type Config } from './config.ts';
-import { connectGateway } from './core/connections.ts';
+import { callbackUrl, connectGateway } from './core/connections.ts';
 import { loadSecretBox } from './crypto/secret-box.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       ...(mode === 'live' ? { credentials: { apiKey: values['api-key']!, ipnSecret: values['ipn-secret']! } } : {}),
     });
     const apiKey = await issueApiKey(db.pool, store.id);
-    process.stdout.write(`${JSON.stringify({ storeId: store.id, apiKey, connectionId: connection.id, ipnUrl: `${config.publicUrl}/ipn/paymento/${connection.id}` })}\n`);
+    process.stdout.write(`${JSON.stringify({ storeId: store.id, apiKey, connectionId: connection.id, ipnUrl: callbackUrl(config.publicUrl, connection) })}\n`);
   });
 }
 

@@ -54,11 +54,8 @@ export function parseAmount(input: unknown, currency: CurrencyCode): ParseResult
 }
 
 export function formatAmount(money: Money): string {
-  const exp = exponentOf(money.currency);
-  if (exp === 0) return money.minor.toString();
   const negative = money.minor < 0n;
-  const digits = (negative ? -money.minor : money.minor).toString().padStart(exp + 1, '0');
-  return `${negative ? '-' : ''}${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
+  return `${negative ? '-' : ''}${decimalToString({ units: negative ? -money.minor : money.minor, scale: exponentOf(money.currency) })}`;
 }
 
 /** An exact non-negative decimal: value = units / 10^scale. */

@@ -54,7 +54,3 @@ export function isOpen(status: StoredStatus): boolean {
       return assertUnreachable(status, 'payment status');
   }
 }
-
-export function isPaymentStatus(value: string): value is PaymentStatus {
-  return (PAYMENT_STATUSES as readonly string[]).includes(value);
-}
