@@ -21,10 +21,8 @@ import { paymentRoutes } from './http/routes/payments.ts';
 import { expiryCheckJob, reconcileJob, verifyPaymentJob } from './jobs/payment-jobs.ts';
 import { createJobRunner, createJobWaker, type JobRunner } from './jobs/queue.ts';
 import { createLogger, type Logger } from './observability/log.ts';
-import { saveShopifyApp } from './platforms/shopify/apps.ts';
-import { routeShopifyAdminTo } from './platforms/shopify/admin-transport.ts';
-import { ShopifyClients } from './platforms/shopify/clients.ts';
-import { shopifyInstallRoutes } from './platforms/shopify/install-routes.ts';
+import { storeSyncJob } from './jobs/store-sync.ts';
+import { shopifyModule } from './platforms/shopify/module.ts';
 import { Metrics } from './observability/metrics.ts';
 
 export interface Coinbridge {
@@ -55,16 +53,15 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   const metrics = new Metrics(db.pool);
   let internalOrigin = '';
   const gateways = new GatewayRegistry({ paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin }, sandboxApi: () => internalOrigin, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs });
-  const payments = new PaymentService({ db, box, gateways, log, metrics, publicUrl: config.publicUrl });
   const { waker, localChannel } = createJobWaker(db, log);
+  const payments = new PaymentService({ db, box, gateways, log, metrics, publicUrl: config.publicUrl, waker });
   const ingest = new CallbackIngest({ db, box, gateways, log, metrics, waker });
   let demoStoreId: string | undefined;
 
-  routeShopifyAdminTo(config.shopify.adminOrigin);
-  const shopifyClients = new ShopifyClients(config.publicUrl);
-  if (config.shopify.apiKey && config.shopify.apiSecret) {
-    await saveShopifyApp(db.pool, box, { clientId: config.shopify.apiKey, secret: config.shopify.apiSecret });
-  }
+  const shopify = await shopifyModule({
+    db, box, payments, gateways, log, metrics, waker, publicUrl: config.publicUrl,
+    adminOrigin: config.shopify.adminOrigin, apiKey: config.shopify.apiKey, apiSecret: config.shopify.apiSecret,
+  });
 
   const app = new Koa();
   app.use(errorHandler(log));
@@ -74,7 +71,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     paymentRoutes({ pool: db.pool, payments }),
     payRoutes(db.pool),
     sandboxRoutes(db, { stepDelayMs: 400, waker }),
-    shopifyInstallRoutes({ db, box, clients: shopifyClients, defaultClientId: config.shopify.apiKey, log }),
+    ...shopify.routers,
     ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId, publicUrl: config.publicUrl })] : []),
   ]) {
     app.use(router.routes());
@@ -102,9 +99,11 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
       log, pollMs: config.jobPollMs, lockLifetimeMs: config.jobLockLifetimeMs, name: `coinbridge-${process.pid}`, localChannel,
       handlers: [
         verifyPaymentJob(payments),
-        expiryCheckJob(payments),
+        expiryCheckJob(payments, db),
         reconcileJob(db, { staleAfterMs: 2 * 60_000, batch: 500, waker }),
         sandboxIpnJob(db, { callbackOrigin: () => internalOrigin, publicUrl: config.publicUrl }),
+        storeSyncJob(db, [shopify.adapter]),
+        ...shopify.jobs,
       ],
     });
     await jobs.start();

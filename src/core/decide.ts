@@ -9,6 +9,8 @@ export interface PaymentSnapshot {
   orderId: string;
   amount: Money;
   expiresAt: Date;
+  /** The store cancelled its order (Shopify orders/cancelled, WooCommerce): money must not settle it. */
+  storeOrderCancelled?: boolean;
 }
 
 export type Decision =
@@ -42,6 +44,10 @@ export function decide(payment: PaymentSnapshot, fact: GatewayFact, settings: Me
   }
   if (fact.fiat?.amount !== undefined && !sameAmount(fact.fiat.amount, payment.amount)) {
     return to('review', `gateway reports requested amount ${fact.fiat.amount}, payment expects ${formatAmount(payment.amount)}`);
+  }
+
+  if (payment.storeOrderCancelled && (fact.reported === 'paid' || fact.reported === 'underpaid')) {
+    return to('review', 'money arrived for an order the store had cancelled; refund the shopper or re-open the order');
   }
 
   const windowClosed = payment.status === 'expired' || payment.status === 'cancelled' || observedAt > payment.expiresAt;

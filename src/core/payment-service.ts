@@ -8,13 +8,13 @@ import { defaultConnection, findConnection, findStore, type Store } from '../db/
 import { CoinbridgeError, InputError, UpstreamError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import type { GatewayConnection } from '../gateways/types.ts';
-import { enqueueJob } from '../jobs/queue.ts';
+import { enqueueJob, type JobWaker } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { decide } from './decide.ts';
 import type { GatewayFact } from './gateway-facts.ts';
 import { decimalToString, formatAmount, type Money } from './money.ts';
-import { isOpen, isPaid, type StoredStatus } from './status.ts';
+import { canTransition, isOpen, isPaid, type StoredStatus } from './status.ts';
 
 export interface NewPaymentRequest {
   orderId: string;
@@ -44,14 +44,16 @@ export class PaymentService {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #publicUrl: string;
+  readonly #waker: JobWaker | undefined;
 
-  constructor(deps: { db: Database; box: SecretBox; gateways: GatewayRegistry; log: Logger; metrics: Metrics; publicUrl: string }) {
+  constructor(deps: { db: Database; box: SecretBox; gateways: GatewayRegistry; log: Logger; metrics: Metrics; publicUrl: string; waker?: JobWaker }) {
     this.#db = deps.db;
     this.#box = deps.box;
     this.#gateways = deps.gateways;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#publicUrl = deps.publicUrl;
+    this.#waker = deps.waker;
   }
 
   payUrl(payment: Pick<PaymentRow, 'ref'>): string {
@@ -231,7 +233,8 @@ export class PaymentService {
     return withTransaction(this.#db.pool, async (tx) => {
       const locked = (await findPayment(tx, paymentId, { forUpdate: true }))!;
       const observedAt = await this.#observedAt(tx, inboxId);
-      const decision = decide({ status: locked.status, orderId: locked.orderId, amount: locked.amount, expiresAt: locked.expiresAt }, fact, store.settings, observedAt);
+      const decision = decide({ status: locked.status, orderId: locked.orderId, amount: locked.amount, expiresAt: locked.expiresAt,
+        storeOrderCancelled: locked.storeOrderCancelledAt !== null }, fact, store.settings, observedAt);
       await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'gateway.verify', cause: describeCause(cause), data: {
         outcome: 'ok', ms: Date.now() - started, gatewayStatus: fact.gatewayStatus, reported: fact.reported, orderId: fact.orderId ?? null,
         cryptoExpected, cryptoReceived, txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } });
@@ -246,6 +249,7 @@ export class PaymentService {
         await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'transition', fromStatus: locked.status, toStatus: decision.to,
           cause: decision.reason, data: { trigger: describeCause(cause), notes: decision.notes } });
         status = decision.to;
+        await this.#queueStoreSync(tx, store, paymentId);
         this.#metrics.transition(decision.to);
         this.#log.info({ paymentId, from: locked.status, to: decision.to, reason: decision.reason }, isPaid(decision.to) ? 'payment settled' : 'payment moved');
       }
@@ -254,7 +258,52 @@ export class PaymentService {
       }
       await this.#finishInbox(inboxId, decision.kind === 'transition' ? `${locked.status} → ${decision.to}` : `ignored: ${decision.reason}`, locked, cause, tx);
       return { status, changed: decision.kind === 'transition' };
+    }).then((outcome) => {
+      if (outcome.changed && store.platform !== 'direct') this.#waker?.wake('store.sync');
+      return outcome;
     });
+  }
+
+  /**
+   * The store cancelled the order: the payment can no longer be paid (`cancelled` when nothing
+   * moved yet), and money that arrives anyway goes to `review` (decide()), never to a capture.
+   */
+  async storeOrderCancelled(paymentId: string, cause: string): Promise<StoredStatus> {
+    return withTransaction(this.#db.pool, async (tx) => {
+      const p = await findPayment(tx, paymentId, { forUpdate: true });
+      if (!p) throw new CoinbridgeError('unknown_payment', `payment ${paymentId} does not exist`, { status: 404 });
+      await tx.query('UPDATE payments SET store_order_cancelled_at = coalesce(store_order_cancelled_at, now()) WHERE id = $1', [paymentId]);
+      if (p.status === 'initiating' || !canTransition(p.status, 'cancelled')) {
+        await appendEvent(tx, { paymentId, storeId: p.storeId, type: 'store.order-cancelled', cause, data: { statusKept: p.status } });
+        return p.status;
+      }
+      await tx.query(`UPDATE payments SET status = 'cancelled', updated_at = now() WHERE id = $1`, [paymentId]);
+      await appendEvent(tx, { paymentId, storeId: p.storeId, type: 'transition', fromStatus: p.status, toStatus: 'cancelled', cause });
+      this.#metrics.transition('cancelled');
+      return 'cancelled' as const;
+    });
+  }
+
+  /** Hands a payment to a human (e.g. a shop's policy for a shortfall at expiry). */
+  async sendToReview(paymentId: string, reason: string): Promise<boolean> {
+    const moved = await withTransaction(this.#db.pool, async (tx) => {
+      const p = await findPayment(tx, paymentId, { forUpdate: true });
+      if (!p || !canTransition(p.status, 'review')) return false;
+      await tx.query(`UPDATE payments SET status = 'review', updated_at = now() WHERE id = $1`, [paymentId]);
+      await appendEvent(tx, { paymentId, storeId: p.storeId, type: 'transition', fromStatus: p.status, toStatus: 'review', cause: reason });
+      const store = await findStore(tx, p.storeId);
+      if (store) await this.#queueStoreSync(tx, store, paymentId);
+      this.#metrics.transition('review');
+      return true;
+    });
+    if (moved) this.#waker?.wake('store.sync');
+    return moved;
+  }
+
+  /** Store-platform write-back rides the outbox: the job commits with the transition it reports. */
+  async #queueStoreSync(tx: pg.PoolClient, store: Store, paymentId: string): Promise<void> {
+    if (store.platform === 'direct') return;
+    await enqueueJob(tx, { name: 'store.sync', data: { paymentId } });
   }
 
   async #observedAt(tx: pg.PoolClient, inboxId: string | null): Promise<Date> {

@@ -24,6 +24,7 @@ export interface PaymentRow {
   failureReason: string | null;
   claimedUntil: Date | null;
   expiresAt: Date;
+  storeOrderCancelledAt: Date | null;
   lastVerifiedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -36,7 +37,7 @@ export function toPayment(r: Record<string, any>): PaymentRow {
     returnUrl: r.return_url, customerEmail: r.customer_email, metadata: r.metadata ?? {}, requestHash: r.request_hash,
     gatewayPaymentId: r.gateway_payment_id, checkoutUrl: r.checkout_url, cryptoExpected: r.crypto_expected,
     cryptoReceived: r.crypto_received, cryptoCoin: r.crypto_coin, txHash: r.tx_hash, network: r.network,
-    failureReason: r.failure_reason, claimedUntil: r.claimed_until, expiresAt: r.expires_at,
+    failureReason: r.failure_reason, claimedUntil: r.claimed_until, expiresAt: r.expires_at, storeOrderCancelledAt: r.store_order_cancelled_at ?? null,
     lastVerifiedAt: r.last_verified_at, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }

@@ -16,12 +16,17 @@ export function verifyPaymentJob(payments: PaymentService): JobHandler<{ payment
 }
 
 /** At expiry, ask the gateway once more: settles a payment whose callback never came, or expires it. */
-export function expiryCheckJob(payments: PaymentService): JobHandler<{ paymentId: string }> {
+export function expiryCheckJob(payments: PaymentService, db: Database): JobHandler<{ paymentId: string }> {
   return {
     name: 'payment.expiry-check',
     maxAttempts: 12,
     async run(data) {
-      await payments.verify(data.paymentId, { kind: 'expiry' });
+      const { status } = await payments.verify(data.paymentId, { kind: 'expiry' });
+      // A shortfall still open at expiry is the store's call (partial capture or review): no
+      // transition reports it, so the expiry check hands it to the store's write-back itself.
+      if (status === 'underpaid') {
+        await enqueueJob(db.pool, { name: 'store.sync', data: { paymentId: data.paymentId, atExpiry: true } });
+      }
     },
   };
 }

@@ -6,7 +6,8 @@ import type { Logger } from '../observability/log.ts';
 
 export const JOBS_TABLE = 'agenda_jobs';
 
-export type JobName = 'payment.verify' | 'payment.expiry-check' | 'payments.reconcile' | 'sandbox.deliver-ipn';
+export type JobName = 'payment.verify' | 'payment.expiry-check' | 'payments.reconcile' | 'sandbox.deliver-ipn'
+  | 'store.sync' | 'shopify.webhook' | 'shopify.register-webhooks';
 
 export interface JobRequest {
   name: JobName;

@@ -65,12 +65,3 @@ export async function markInstallPending(q: Queryable, shop: string, appId: stri
     [shop, appId],
   );
 }
-
-export async function saveShopToken(q: Queryable, box: SecretBox, input: { shop: string; appId: string; accessToken: string; scopes: string; expiresAt: Date | undefined }): Promise<void> {
-  await q.query(
-    `UPDATE shopify_shops SET app_id = $2, access_token = $3, scopes = $4, token_expires_at = $5, installed_at = now(), uninstalled_at = NULL,
-       pending_app_id = NULL, pending_since = NULL
-     WHERE shop_domain = $1 AND pending_app_id = $2`,
-    [input.shop, input.appId, box.seal(input.accessToken), input.scopes, input.expiresAt ?? null],
-  );
-}

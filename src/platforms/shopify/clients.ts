@@ -10,18 +10,24 @@ export const SHOP_DOMAIN = /^[a-zA-Z0-9][a-zA-Z0-9-_]*\.(myshopify\.com|shopify\
 /** One configured `@shopify/shopify-api` instance per app registration, made on first use. */
 export class ShopifyClients {
   readonly #publicUrl: URL;
-  readonly #cache = new Map<string, { secret: string; api: Shopify }>();
+  readonly #cache = new Map<string, Shopify>();
 
   constructor(publicUrl: string) {
     this.#publicUrl = new URL(publicUrl);
   }
 
   for(app: ShopifyApp): Shopify {
-    const cached = this.#cache.get(app.clientId);
-    if (cached && cached.secret === app.secret) return cached.api;
+    return this.withSecret(app, app.secret);
+  }
+
+  /** A client that signs and verifies with `secret` (the previous one, during a rotation). */
+  withSecret(app: ShopifyApp, secret: string): Shopify {
+    const key = `${app.clientId}\u0000${secret}`;
+    const cached = this.#cache.get(key);
+    if (cached) return cached;
     const api = shopifyApi({
       apiKey: app.clientId,
-      apiSecretKey: app.secret,
+      apiSecretKey: secret,
       scopes: app.scopes,
       hostName: this.#publicUrl.host,
       hostScheme: this.#publicUrl.protocol === 'http:' ? 'http' : 'https',
@@ -30,7 +36,7 @@ export class ShopifyClients {
       // Coinbridge logs for itself; the library's own lines would be unstructured.
       logger: { level: 0, log: async () => undefined },
     });
-    this.#cache.set(app.clientId, { secret: app.secret, api });
+    this.#cache.set(key, api);
     return api;
   }
 }

@@ -2,9 +2,11 @@ import Router from '@koa/router';
 import { CookieNotFound, InvalidOAuthError } from '@shopify/shopify-api';
 import type { SecretBox } from '../../crypto/secret-box.ts';
 import type { Database } from '../../db/database.ts';
+import type { JobWaker } from '../../jobs/queue.ts';
 import { InputError, UpstreamError } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
-import { appForShop, findShopifyApp, markInstallPending, pendingAppForShop, saveShopToken, type ShopifyApp } from './apps.ts';
+import { appForShop, findShopifyApp, markInstallPending, pendingAppForShop, type ShopifyApp } from './apps.ts';
+import { installed } from './installed.ts';
 import { SHOP_DOMAIN, type ShopifyClients } from './clients.ts';
 
 const CALLBACK_PATH = '/shopify/callback';
@@ -24,7 +26,7 @@ function shopParam(value: unknown): string {
  * query HMAC, timestamp and shop checks, the code grant; Coinbridge picks the right app
  * registration, since one deployment serves many apps, and keeps the offline token sealed.
  */
-export function shopifyInstallRoutes(deps: { db: Database; box: SecretBox; clients: ShopifyClients; defaultClientId: string | undefined; log: Logger }): Router {
+export function shopifyInstallRoutes(deps: { db: Database; box: SecretBox; clients: ShopifyClients; defaultClientId: string | undefined; log: Logger; waker: JobWaker }): Router {
   const router = new Router({ prefix: '/shopify' });
 
   router.get('/install', async (ctx) => {
@@ -55,7 +57,7 @@ export function shopifyInstallRoutes(deps: { db: Database; box: SecretBox; clien
     }
     let result;
     try {
-      result = await deps.clients.for(app).auth.callback({ rawRequest: ctx.req, rawResponse: ctx.res });
+      result = await deps.clients.for(app).auth.callback({ rawRequest: ctx.req, rawResponse: ctx.res, expiring: true });
     } catch (err) {
       if (err instanceof CookieNotFound) {
         throw new InputError('missing_oauth_cookie', 'The install state cookie is missing or expired (it lives 60 s); start the install again.', 400);
@@ -67,9 +69,8 @@ export function shopifyInstallRoutes(deps: { db: Database; box: SecretBox; clien
       throw new UpstreamError('shopify_token_failed', 'Shopify did not issue an access token; try the install again.');
     }
     const { session } = result;
-    await saveShopToken(deps.db.pool, deps.box, {
-      shop, appId: app.id, accessToken: session.accessToken ?? '', scopes: session.scope ?? '', expiresAt: session.expires,
-    });
+    const saved = await installed(deps, { shop, app, session, via: 'authorization_code' });
+    if (!saved) throw new InputError('install_superseded', `Another install for ${shop} started meanwhile; finish that one, or start again.`, 409);
     deps.log.info({ shop, clientId: app.clientId }, 'Shopify shop installed');
     for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value as string | string[]);
     ctx.redirect(`https://${shop}/admin/apps/${encodeURIComponent(app.clientId)}`);

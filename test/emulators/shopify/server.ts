@@ -65,6 +65,8 @@ export interface EmulatedOrder {
   total: string;
   currency: string;
   gateway: string;
+  email: string | null;
+  customerId: number | null;
   createdAt: string;
   cancelledAt: string | null;
   /** The arguments orderCancel was called with. */
@@ -126,7 +128,14 @@ export interface ShopifyEmulator {
   addApp(opts?: { clientId?: string; secret?: string; scopes?: string; redirectUris?: string[] }): { clientId: string; secret: string };
   addShop(domain: string): void;
   /** A pending, manually capturable transaction, as a manual payment method leaves. */
-  createOrder(shop: string, opts: { total: string; currency: string; gateway?: string; kind?: 'SALE' | 'AUTHORIZATION'; name?: string }): { id: string; transactionId: string; name: string };
+  createOrder(shop: string, opts: { total: string; currency: string; gateway?: string; kind?: 'SALE' | 'AUTHORIZATION'; name?: string; email?: string; customerId?: number }): { id: string; transactionId: string; name: string };
+  /** The order as Shopify's order webhooks carry it (the REST order resource). */
+  orderPayload(id: string): Record<string, unknown>;
+  /**
+   * Sends a webhook to every subscription the shop's installed apps made for the topic (API
+   * registrations), signed with each app's secret; one event id across them, as Shopify does.
+   */
+  emit(shop: string, topic: string, payload: unknown, opts?: { eventId?: string }): Promise<Array<{ delivered: boolean; attempts: number; webhookId: string; eventId: string }>>;
   /** A copy of the stored order (throws for an unknown id). */
   order(id: string): EmulatedOrder;
   /** Cancels the order out of band, as a merchant in the admin would. */
@@ -562,6 +571,10 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
     };
   }
 
+  function statusPageUrl(o: EmulatedOrder): string {
+    return `https://${o.shop}/${o.id.split('/').pop()}/orders/${crypto.createHash('sha256').update(o.id).digest('hex').slice(0, 32)}/authenticate`;
+  }
+
   function orderView(o: EmulatedOrder) {
     return {
       id: o.id, name: o.name, createdAt: o.createdAt, cancelledAt: o.cancelledAt,
@@ -570,6 +583,9 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
       totalPriceSet: money(o.total, o.currency),
       currencyCode: o.currency,
       paymentGatewayNames: [o.gateway],
+      email: o.email,
+      customer: o.customerId === null ? null : { id: `gid://shopify/Customer/${o.customerId}` },
+      statusPageUrl: statusPageUrl(o),
       tags: [...o.tags],
       transactions: o.transactions.map(txnView),
     };
@@ -815,7 +831,7 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
   });
   const { origin, destroySockets } = await listenOnLoopback(server);
 
-  return {
+  const emulator: ShopifyEmulator = {
     origin,
     requests,
     installations,
@@ -848,7 +864,7 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
       };
       const name = o.name ?? `#${n}`;
       orders.set(id, {
-        id, shop, name, total: formatMoney(total), currency: o.currency, gateway, createdAt: new Date(now()).toISOString(),
+        id, shop, name, total: formatMoney(total), currency: o.currency, gateway, email: o.email ?? null, customerId: o.customerId ?? null, createdAt: new Date(now()).toISOString(),
         cancelledAt: null, cancel: null, tags: [], metafields: [], transactions: [txn],
       });
       return { id, transactionId: txn.id, name };
@@ -856,6 +872,26 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
 
     order(id) {
       return structuredClone(storedOrder(id));
+    },
+
+    orderPayload(id) {
+      const o = storedOrder(id);
+      const numeric = Number(o.id.split('/').pop());
+      const customer = o.customerId === null ? null : { id: o.customerId, email: o.email, admin_graphql_api_id: `gid://shopify/Customer/${o.customerId}` };
+      return {
+        id: numeric, admin_graphql_api_id: o.id, name: o.name, email: o.email, created_at: o.createdAt, cancelled_at: o.cancelledAt,
+        cancel_reason: o.cancel ? String(o.cancel.reason ?? 'other').toLowerCase() : null, currency: o.currency, presentment_currency: o.currency,
+        total_price: o.total, financial_status: financialStatus(o).toLowerCase(), payment_gateway_names: [o.gateway],
+        order_status_url: statusPageUrl(o), tags: o.tags.join(', '), customer,
+        billing_address: o.customerId === null ? null : { first_name: 'Pat', last_name: 'Buyer', address1: '1 Main St', city: 'Springfield', country_code: 'US' },
+      };
+    },
+
+    async emit(shop, topic, payload, o = {}) {
+      const gqlTopic = topic.replace('/', '_').toUpperCase();
+      const eventId = o.eventId ?? crypto.randomUUID();
+      const targets = webhookSubscriptions.filter((w) => w.shop === shop && w.topic === gqlTopic);
+      return Promise.all(targets.map((w) => emulator.deliverWebhook(shop, topic, payload, { url: w.callbackUrl, secret: appOf(w.clientId).secret, eventId })));
     },
 
     cancelOrder(id) {
@@ -923,4 +959,5 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
       await done;
     },
   };
+  return emulator;
 }
