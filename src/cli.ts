@@ -3,6 +3,7 @@
  *
  *   node src/cli.ts create-store --name "My shop" [--mode sandbox|live --api-key K --ipn-secret S] [--settings JSON]
  *   node src/cli.ts set-settings --store STORE_ID --settings '{"expiryMinutes":60,"latePaymentPolicy":"review"}'
+ *   node src/cli.ts add-shopify-app --client-id ID --secret SECRET [--scopes read_orders,write_orders]
  *
  * prints the new store's id, its API key (shown once) and the gateway connection id as JSON.
  * Live connections are tested against the gateway and given Coinbridge's IPN URL first. With the
@@ -21,9 +22,11 @@ import { GatewayRegistry } from './gateways/registry.ts';
 import type { ConnectionMode } from './gateways/types.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { MerchantSettingsSchema, type MerchantSettings } from './core/settings.ts';
+import { saveShopifyApp } from './platforms/shopify/apps.ts';
 
 const USAGE = `usage: node src/cli.ts create-store --name NAME [--mode sandbox|live] [--api-key KEY --ipn-secret SECRET] [--settings JSON]
-       node src/cli.ts set-settings --store STORE_ID --settings JSON`;
+       node src/cli.ts set-settings --store STORE_ID --settings JSON
+       node src/cli.ts add-shopify-app --client-id ID --secret SECRET [--scopes read_orders,write_orders]`;
 
 /** Validates merchant settings JSON, naming every bad field. */
 function parseSettings(text: string | undefined): Partial<MerchantSettings> {
@@ -32,7 +35,9 @@ function parseSettings(text: string | undefined): Partial<MerchantSettings> {
   try { raw = JSON.parse(text); } catch { throw new Error('--settings must be a JSON object'); }
   const parsed = MerchantSettingsSchema.partial().strict().safeParse(raw);
   if (!parsed.success) throw new Error(`invalid --settings: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`).join('; ')}`);
-  return parsed.data;
+  // Only the keys given: zod fills defaults into absent keys even in a partial schema, which
+  // would silently reset the store's other settings.
+  return Object.fromEntries(Object.entries(parsed.data).filter(([k]) => Object.hasOwn(raw as object, k))) as Partial<MerchantSettings>;
 }
 
 async function main(): Promise<void> {
@@ -40,11 +45,21 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       name: { type: 'string' }, mode: { type: 'string', default: 'sandbox' }, 'api-key': { type: 'string' }, 'ipn-secret': { type: 'string' },
-      settings: { type: 'string' }, store: { type: 'string' },
+      settings: { type: 'string' }, store: { type: 'string' }, 'client-id': { type: 'string' }, secret: { type: 'string' }, scopes: { type: 'string' },
     },
   });
   const command = positionals[0];
   const settings = parseSettings(values.settings);
+  if (command === 'add-shopify-app') {
+    // One custom-distribution app per merchant: each is registered here. Saving a known client id
+    // with a new secret is a rotation: the old secret keeps verifying for an hour.
+    if (!values['client-id'] || !values.secret) throw new Error(USAGE);
+    return withDatabase(async (db, config, log) => {
+      const box = loadSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, production: config.env === 'production', log });
+      const app = await saveShopifyApp(db.pool, box, { clientId: values['client-id']!, secret: values.secret!, ...(values.scopes ? { scopes: values.scopes.split(',') } : {}) });
+      process.stdout.write(`${JSON.stringify({ clientId: app.clientId, scopes: app.scopes, installUrl: `${config.publicUrl}/shopify/install?client_id=${encodeURIComponent(app.clientId)}&shop=` })}\n`);
+    });
+  }
   if (command === 'set-settings') {
     if (!values.store || values.settings === undefined) throw new Error(USAGE);
     return withDatabase(async (db) => {

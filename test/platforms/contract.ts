@@ -46,7 +46,7 @@ export function platformContract(name: string, makeDriver: () => PlatformDriver)
       const view = await waitFor('the store to show the payment', async () => (d.storeOrder(order).paid !== '0' ? d.storeOrder(order) : undefined));
       assert.equal(view.paid, '40');
       assert.equal(view.paymentWrites, 1);
-      assert.ok((await storeWrites(paymentId)).some((e) => e.data.outcome === 'written'));
+      await waitFor('the write-back in the event log', async () => (await storeWrites(paymentId)).some((e) => e.data.outcome === 'written'));
     });
 
     it('running the write-back again writes nothing twice', async () => {

@@ -85,13 +85,13 @@ export async function createTestStore(t: TestApp, opts: { settings?: Partial<Mer
   return { store, apiKey, connection };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await fn();
-      if (value !== undefined && value !== false) return value as T;
+      if (value !== undefined && value !== null && value !== false) return value as T;
     } catch (err) {
       last = err;
     }

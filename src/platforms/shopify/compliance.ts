@@ -61,10 +61,10 @@ export async function redactCustomer(db: Database, shop: string, payload: Record
          AND convert_from(raw_body, 'UTF8')::jsonb ->> 'admin_graphql_api_id' = ANY($2::text[])`,
       [shop, orderGids, REDACTED_BODY],
     );
-    // The compliance payloads themselves name the customer.
+    // The compliance payloads themselves name the customer (this very request included).
     await tx.query(
       `UPDATE shopify_webhook_inbox SET raw_body = $2 WHERE shop_domain = $1 AND topic IN ('customers/redact', 'customers/data_request')
-         AND processed_at IS NOT NULL AND (convert_from(raw_body, 'UTF8')::jsonb -> 'customer' ->> 'id') = $3`,
+         AND (convert_from(raw_body, 'UTF8')::jsonb -> 'customer' ->> 'id') = $3`,
       [shop, REDACTED_BODY, ref.gid?.split('/').pop() ?? ''],
     );
     if (ref.gid) await tx.query('DELETE FROM shopify_data_requests WHERE shop_domain = $1 AND customer_gid = $2', [shop, ref.gid]);

@@ -80,9 +80,11 @@ export function shopifyEmbeddedRoutes(deps: Deps): Router {
 
   api.put('/settings', async (ctx) => {
     const s = ctx.state.shopSession as ShopSession;
-    const parsed = SettingsUpdate.safeParse(await readJsonObject(ctx, BODY_LIMIT));
+    const raw = await readJsonObject(ctx, BODY_LIMIT);
+    const parsed = SettingsUpdate.safeParse(raw);
     if (!parsed.success) throw new InputError('invalid_settings', 'Some settings are not valid; see details.', 422, describeIssues(parsed.error));
-    const update = parsed.data;
+    // Only what was sent changes (zod fills defaults into absent keys even in a partial schema).
+    const update = pick(parsed.data, Object.keys(raw));
     await withTransaction(deps.db.pool, async (tx) => {
       const store = (await findStore(tx, s.storeId))!;
       await updateStoreSettings(tx, s.storeId, MerchantSettingsSchema.parse({ ...store.settings, ...pick(update, Object.keys(MerchantSettingsSchema.shape)) }));

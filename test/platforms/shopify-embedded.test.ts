@@ -1,0 +1,203 @@
+/**
+ * The merchant's embedded app: session tokens (verified with jsonwebtoken, HS256 only), token
+ * exchange when the offline token is missing, settings, several app registrations side by side,
+ * secret rotation, expiring tokens, and the operator's CLI for app registrations.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { saveShopifyApp } from '../../src/platforms/shopify/apps.ts';
+import { TEST_ENCRYPTION_KEY, api, sandboxAction, sandboxToken, waitFor, waitForStatus } from '../support/harness.ts';
+import { runCli } from '../support/process.ts';
+import { capturesOf, embedded, installShop, paymentForOrder, placeOrder, startWithShopify, type WithShopify } from '../support/shopify.ts';
+
+const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+describe('Shopify embedded app and app registrations', () => {
+  let s: WithShopify;
+  let app2: { clientId: string; secret: string };
+  const SHOP_A = 'alpha.myshopify.com';
+  const SHOP_B = 'bravo.myshopify.com';
+
+  before(async () => {
+    s = await startWithShopify();
+    app2 = s.emu.addApp();
+    await saveShopifyApp(s.t.app.db.pool, s.t.app.box, app2);
+    await installShop(s, SHOP_A);
+    await installShop(s, SHOP_B, { app: app2 });
+  });
+  after(async () => { await s?.close(); });
+
+  const withToken = (token: string) => api(s.t, 'GET', '/shopify/app/api/settings', { headers: { authorization: `Bearer ${token}` } });
+  const webhookFor = (shop: string, secret: string, webhookId = crypto.randomUUID()) => {
+    const body = JSON.stringify({ id: 1, domain: shop, note: 'rotation probe' });
+    return fetch(`${s.t.url}/shopify/webhooks`, {
+      method: 'POST', body,
+      headers: {
+        'content-type': 'application/json', 'x-shopify-topic': 'orders/create', 'x-shopify-shop-domain': shop, 'x-shopify-api-version': '2025-10',
+        'x-shopify-webhook-id': webhookId, 'x-shopify-hmac-sha256': crypto.createHmac('sha256', secret).update(body).digest('base64'),
+      },
+    });
+  };
+
+  it('refuses session tokens that are forged, expired, early, for another app, or not HS256', async () => {
+    const cases: Record<string, string> = {
+      'alg none': s.emu.sessionToken(s.app.clientId, SHOP_A, { variant: 'alg-none' }),
+      expired: s.emu.sessionToken(s.app.clientId, SHOP_A, { variant: 'expired' }),
+      'not yet valid': s.emu.sessionToken(s.app.clientId, SHOP_A, { variant: 'not-yet-valid' }),
+      'wrong audience': s.emu.sessionToken(s.app.clientId, SHOP_A, { variant: 'wrong-aud' }),
+      'bad signature': s.emu.sessionToken(s.app.clientId, SHOP_A, { variant: 'bad-signature' }),
+    };
+    const valid = s.emu.sessionToken(s.app.clientId, SHOP_A);
+    const [, payload] = valid.split('.');
+    // HS/RS confusion: an RS256 header over a valid payload, "signed" with the client secret.
+    const rsHead = `${b64url({ alg: 'RS256', typ: 'JWT' })}.${payload}`;
+    cases['RS256 header'] = `${rsHead}.${crypto.createHmac('sha256', s.app.secret).update(rsHead).digest('base64url')}`;
+    cases['not a JWT'] = 'abc.def';
+    for (const [name, token] of Object.entries(cases)) {
+      const res = await withToken(token);
+      assert.equal(res.status, 401, name);
+      assert.equal(res.body.error.code, 'invalid_session_token', name);
+    }
+    const missing = await api(s.t, 'GET', '/shopify/app/api/settings');
+    assert.deepEqual([missing.status, missing.body.error.code], [401, 'missing_session_token']);
+    assert.equal((await withToken(valid)).status, 200);
+  });
+
+  it('allows 10 seconds of clock skew on exp, not more', async () => {
+    s.emu.advanceTime(-65_000); // exp = now - 5 s
+    const slightlyLate = s.emu.sessionToken(s.app.clientId, SHOP_A);
+    s.emu.advanceTime(-10_000); // exp = now - 15 s
+    const tooLate = s.emu.sessionToken(s.app.clientId, SHOP_A);
+    s.emu.advanceTime(75_000);
+    assert.equal((await withToken(slightlyLate)).status, 200);
+    assert.equal((await withToken(tooLate)).status, 401);
+  });
+
+  it('two shops on two app registrations: each verified with its own secret, each seeing only its own store', async () => {
+    assert.equal((await webhookFor(SHOP_A, s.app.secret)).status, 200);
+    assert.equal((await webhookFor(SHOP_B, app2.secret)).status, 200);
+    assert.equal((await webhookFor(SHOP_B, s.app.secret)).status, 401, 'shop B is verified with app 2\'s secret only');
+    assert.equal((await webhookFor(SHOP_A, app2.secret)).status, 401);
+
+    const a = await embedded(s, s.app, SHOP_A, 'GET', '/settings');
+    const b = await embedded(s, app2, SHOP_B, 'GET', '/settings');
+    assert.equal(a.body.shop, SHOP_A);
+    assert.equal(b.body.shop, SHOP_B);
+    assert.notEqual(a.body.storeId, b.body.storeId);
+    const crossed = await embedded(s, s.app, SHOP_B, 'GET', '/settings');
+    assert.deepEqual([crossed.status, crossed.body.error.code], [403, 'wrong_app'], 'app 1\'s token cannot open shop B');
+
+    const orderB = await placeOrder(s, SHOP_B, { total: '8.00' });
+    const paymentB = await paymentForOrder(s, orderB.id, 'created');
+    assert.equal(paymentB.store_id, b.body.storeId);
+    await sandboxAction(s.t, await sandboxToken(s.t, paymentB.id), 'pay');
+    await waitFor('the capture on shop B', async () => capturesOf(s.emu, orderB.id).length === 1);
+    const calls = s.emu.requests.filter((r) => String((r.body as { query?: string })?.query).includes('orderCapture'));
+    const tokenB = calls.at(-1)!.headers['x-shopify-access-token'];
+    assert.equal(s.emu.tokens.find((tk) => tk.accessToken === tokenB)?.clientId, app2.clientId, 'shop B is written with app 2\'s token');
+    const extension = await api(s.t, 'GET', `/shopify/extension/payment?order_id=${encodeURIComponent(orderB.id)}`, { headers: { authorization: `Bearer ${s.emu.sessionToken(s.app.clientId, SHOP_B)}` } });
+    assert.equal(extension.status, 403, 'app 1 cannot read shop B\'s payments');
+  });
+
+  it('after a secret rotation the previous secret verifies for one hour, then not', async () => {
+    const oldSecret = app2.secret;
+    const newSecret = `shpss_${crypto.randomBytes(16).toString('hex')}`;
+    await saveShopifyApp(s.t.app.db.pool, s.t.app.box, { clientId: app2.clientId, secret: newSecret });
+    s.emu.addApp({ clientId: app2.clientId, secret: newSecret });
+    app2 = { clientId: app2.clientId, secret: newSecret };
+    assert.equal((await webhookFor(SHOP_B, newSecret)).status, 200);
+    assert.equal((await webhookFor(SHOP_B, oldSecret)).status, 200, 'Shopify may still sign with the old secret');
+    await s.t.app.db.pool.query("UPDATE shopify_apps SET previous_secret_until = now() - interval '1 second' WHERE client_id = $1", [app2.clientId]);
+    assert.equal((await webhookFor(SHOP_B, oldSecret)).status, 401);
+    assert.equal((await embedded(s, app2, SHOP_B, 'GET', '/settings')).status, 200, 'session tokens signed with the new secret work');
+  });
+
+  it('an embedded launch without an install recovers the offline token by token exchange', async () => {
+    const shop = 'managed-install.myshopify.com';
+    s.emu.addShop(shop);
+    const res = await embedded(s, s.app, shop, 'GET', '/settings');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.gateway, null);
+    assert.ok(s.emu.installations.some((i) => i.shop === shop && i.via === 'token_exchange'));
+    await waitFor('webhooks registered after token exchange', async () => s.emu.webhookSubscriptions.filter((w) => w.shop === shop).length === 3);
+    const { rows } = await s.t.app.db.pool.query('SELECT access_token, refresh_token, token_expires_at FROM shopify_shops WHERE shop_domain = $1', [shop]);
+    assert.doesNotMatch(rows[0].access_token, /^shpat_/);
+    assert.ok(rows[0].refresh_token && rows[0].token_expires_at, 'an expiring token with its refresh token');
+  });
+
+  it('settings: validated with every problem named; saved values come back', async () => {
+    const bad = await embedded(s, s.app, SHOP_A, 'PUT', '/settings', { underpaymentToleranceBp: 5000, expiryMinutes: 1, paymentMethodName: '', bogus: true });
+    assert.equal(bad.status, 422);
+    const fields = bad.body.error.details.map((d: { field: string }) => d.field).sort();
+    assert.deepEqual(fields, ['(body)', 'expiryMinutes', 'paymentMethodName', 'underpaymentToleranceBp']);
+    const good = await embedded(s, s.app, SHOP_A, 'PUT', '/settings', { underpaymentToleranceBp: 100, expiryMinutes: 45, latePaymentPolicy: 'review', cancelOnExpiry: true });
+    assert.equal(good.status, 200);
+    assert.deepEqual({ ...good.body.settings }, { ...good.body.settings, underpaymentToleranceBp: 100, expiryMinutes: 45, latePaymentPolicy: 'review', cancelOnExpiry: true, paymentMethodName: 'pay with crypto' });
+    const gw = await embedded(s, s.app, SHOP_A, 'POST', '/gateway', { mode: 'live' });
+    assert.equal(gw.status, 422);
+    const test = await embedded(s, s.app, SHOP_A, 'POST', '/gateway/test');
+    assert.deepEqual(test.body, { ok: true });
+  });
+
+  it('the settings page may be framed only by its shop and the Shopify admin', async () => {
+    const res = await fetch(`${s.t.url}/shopify/app?shop=${SHOP_A}&host=abc&embedded=1`);
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, new RegExp(`frame-ancestors https://${SHOP_A.replace('.', '\\.')} https://admin\\.shopify\\.com(;|$)`));
+    assert.match(csp, /script-src 'nonce-[^']+'/);
+    const html = await res.text();
+    assert.ok(html.includes(`content="${s.app.clientId}"`), 'App Bridge gets the shop\'s app key');
+    const other = await fetch(`${s.t.url}/shopify/app?shop=${SHOP_B}`);
+    assert.match(other.headers.get('content-security-policy') ?? '', /frame-ancestors https:\/\/bravo\.myshopify\.com /);
+    assert.ok((await other.text()).includes(`content="${app2.clientId}"`));
+    assert.equal((await fetch(`${s.t.url}/shopify/app?shop=evil.example.com`)).status, 400);
+  });
+});
+
+describe('Shopify expiring offline tokens', () => {
+  let s: WithShopify;
+  const SHOP = 'expiring.myshopify.com';
+  before(async () => {
+    // Tokens that live two minutes: inside the refresh margin, so every Admin call refreshes first.
+    s = await startWithShopify({ emulator: { accessTokenTtlS: 120 } });
+    await installShop(s, SHOP);
+  });
+  after(async () => { await s?.close(); });
+
+  it('are refreshed before use, and the rotated refresh token is kept', async () => {
+    const order = await placeOrder(s, SHOP, { total: '14.00' });
+    const payment = await paymentForOrder(s, order.id, 'created');
+    await sandboxAction(s.t, await sandboxToken(s.t, payment.id), 'pay');
+    await waitForStatus(s.t, payment.id, 'paid');
+    await waitFor('the capture', async () => capturesOf(s.emu, order.id).length === 1);
+    const refreshed = s.emu.tokens.filter((tk) => tk.shop === SHOP && tk.grant === 'refresh_token');
+    assert.ok(refreshed.length >= 1, 'a refresh grant was used');
+    const { rows } = await s.t.app.db.pool.query('SELECT access_token FROM shopify_shops WHERE shop_domain = $1', [SHOP]);
+    const { SecretBox } = await import('../../src/crypto/secret-box.ts');
+    const stored = new SecretBox([Buffer.from(TEST_ENCRYPTION_KEY, 'base64')]).open(rows[0].access_token);
+    assert.equal(stored, refreshed.at(-1)!.accessToken, 'the newest token is the one stored');
+  });
+});
+
+describe('CLI: add-shopify-app', () => {
+  it('registers an app and prints its install URL; set-settings keeps the settings it is not given', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'cbt-cli-'));
+    try {
+      const env = { DATA_DIR: dataDir, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, PUBLIC_URL: 'https://pay.example.com', NODE_ENV: 'test', DATABASE_URL: '' };
+      const out = await runCli(['add-shopify-app', '--client-id', 'cli-client', '--secret', 'shpss_cli_secret_1'], env);
+      assert.equal(out.clientId, 'cli-client');
+      assert.equal(out.installUrl, 'https://pay.example.com/shopify/install?client_id=cli-client&shop=');
+      assert.ok(!JSON.stringify(out).includes('shpss_cli_secret_1'), 'the secret is not echoed');
+      // set-settings changes only the keys it is given (zod's partial schemas fill in defaults).
+      const store = await runCli(['create-store', '--name', 'CLI shop', '--settings', '{"expiryMinutes":90,"underpaymentToleranceBp":10}'], env);
+      const changed = await runCli(['set-settings', '--store', store.storeId, '--settings', '{"latePaymentPolicy":"review"}'], env);
+      assert.deepEqual([changed.settings.expiryMinutes, changed.settings.underpaymentToleranceBp, changed.settings.latePaymentPolicy], [90, 10, 'review']);
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
