@@ -23,6 +23,7 @@ import { createJobRunner, createJobWaker, type JobRunner } from './jobs/queue.ts
 import { createLogger, type Logger } from './observability/log.ts';
 import { storeSyncJob } from './jobs/store-sync.ts';
 import { shopifyModule } from './platforms/shopify/module.ts';
+import { wooCommerceModule } from './platforms/woocommerce/module.ts';
 import { Metrics } from './observability/metrics.ts';
 
 export interface Coinbridge {
@@ -62,6 +63,9 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     db, box, payments, gateways, log, metrics, waker, publicUrl: config.publicUrl,
     adminOrigin: config.shopify.adminOrigin, apiKey: config.shopify.apiKey, apiSecret: config.shopify.apiSecret,
   });
+  const woo = wooCommerceModule({
+    db, box, payments, log, metrics, waker, publicUrl: config.publicUrl, allowPrivate: config.allowPrivateUrls, timeoutMs: config.gatewayTimeoutMs,
+  });
 
   const app = new Koa();
   app.use(errorHandler(log));
@@ -72,6 +76,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     payRoutes(db.pool),
     sandboxRoutes(db, { stepDelayMs: 400, waker }),
     ...shopify.routers,
+    ...woo.routers,
     ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId, publicUrl: config.publicUrl })] : []),
   ]) {
     app.use(router.routes());
@@ -102,12 +107,14 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
         expiryCheckJob(payments, db),
         reconcileJob(db, { staleAfterMs: 2 * 60_000, batch: 500, waker }),
         sandboxIpnJob(db, { callbackOrigin: () => internalOrigin, publicUrl: config.publicUrl }),
-        storeSyncJob(db, [shopify.adapter]),
+        storeSyncJob(db, [shopify.adapter, woo.adapter]),
         ...shopify.jobs,
+        ...woo.jobs,
       ],
     });
     await jobs.start();
     await jobs.agenda.every(config.reconcileEvery, 'payments.reconcile', {});
+    await jobs.agenda.every(config.reconcileEvery, 'woocommerce.reconcile', {});
   }
 
   if (config.seedDemo) {

@@ -4,6 +4,7 @@
  *   node src/cli.ts create-store --name "My shop" [--mode sandbox|live --api-key K --ipn-secret S] [--settings JSON]
  *   node src/cli.ts set-settings --store STORE_ID --settings '{"expiryMinutes":60,"latePaymentPolicy":"review"}'
  *   node src/cli.ts add-shopify-app --client-id ID --secret SECRET [--scopes read_orders,write_orders]
+ *   node src/cli.ts connect-gateway --store STORE_ID [--mode sandbox|live --api-key K --ipn-secret S]
  *
  * prints the new store's id, its API key (shown once) and the gateway connection id as JSON.
  * Live connections are tested against the gateway and given Coinbridge's IPN URL first. With the
@@ -26,7 +27,8 @@ import { saveShopifyApp } from './platforms/shopify/apps.ts';
 
 const USAGE = `usage: node src/cli.ts create-store --name NAME [--mode sandbox|live] [--api-key KEY --ipn-secret SECRET] [--settings JSON]
        node src/cli.ts set-settings --store STORE_ID --settings JSON
-       node src/cli.ts add-shopify-app --client-id ID --secret SECRET [--scopes read_orders,write_orders]`;
+       node src/cli.ts add-shopify-app --client-id ID --secret SECRET [--scopes read_orders,write_orders]
+       node src/cli.ts connect-gateway --store STORE_ID [--mode sandbox|live] [--api-key KEY --ipn-secret SECRET]`;
 
 /** Validates merchant settings JSON, naming every bad field. */
 function parseSettings(text: string | undefined): Partial<MerchantSettings> {
@@ -70,7 +72,8 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ storeId: store.id, settings: merged })}\n`);
     });
   }
-  if (command !== 'create-store' || !values.name || (values.mode !== 'sandbox' && values.mode !== 'live')) throw new Error(USAGE);
+  const isConnect = command === 'connect-gateway';
+  if ((command !== 'create-store' && !isConnect) || (!isConnect && !values.name) || (isConnect && !values.store) || (values.mode !== 'sandbox' && values.mode !== 'live')) throw new Error(USAGE);
   const mode: ConnectionMode = values.mode;
   if (mode === 'live' && (!values['api-key'] || !values['ipn-secret'])) throw new Error(`live mode needs --api-key and --ipn-secret\n${USAGE}`);
 
@@ -80,13 +83,15 @@ async function main(): Promise<void> {
       paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin },
       sandboxApi: () => `http://127.0.0.1:${config.port}`, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs,
     });
-    const store = await createStore(db.pool, { name: values.name!, settings });
+    // connect-gateway: a store made elsewhere (a WooCommerce or Shopify connect) gets its gateway.
+    const store = isConnect ? await findStore(db.pool, values.store!) : await createStore(db.pool, { name: values.name!, settings });
+    if (!store) throw new Error(`no store ${values.store}`);
     const connection = await connectGateway({ db, box, gateways, publicUrl: config.publicUrl }, {
       storeId: store.id, gateway: 'paymento', mode,
       ...(mode === 'live' ? { credentials: { apiKey: values['api-key']!, ipnSecret: values['ipn-secret']! } } : {}),
     });
-    const apiKey = await issueApiKey(db.pool, store.id);
-    process.stdout.write(`${JSON.stringify({ storeId: store.id, apiKey, connectionId: connection.id, ipnUrl: callbackUrl(config.publicUrl, connection) })}\n`);
+    const apiKey = isConnect ? undefined : await issueApiKey(db.pool, store.id);
+    process.stdout.write(`${JSON.stringify({ storeId: store.id, ...(apiKey ? { apiKey } : {}), connectionId: connection.id, ipnUrl: callbackUrl(config.publicUrl, connection) })}\n`);
   });
 }
 

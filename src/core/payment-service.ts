@@ -73,7 +73,7 @@ export class PaymentService {
 
     for (let round = 0; ; round++) {
       if (idempotencyKey) {
-        const prior = await this.#paymentForKey(store.id, idempotencyKey, requestHash);
+        const prior = await this.#paymentForKey(store.id, idempotencyKey, requestHash, req);
         if (prior) {
           const settled = await this.#settleOrWait(prior, connection, store, req, deadline);
           return { payment: settled, created: false };
@@ -84,9 +84,13 @@ export class PaymentService {
       if (claim.kind === 'claimed') {
         return { payment: await this.#callGateway(claim.payment, connection, store, req), created: true };
       }
-      if (claim.payment.requestHash !== requestHash) {
+      // The same order for the same money is the same payment, even when incidental details
+      // differ (a return URL or email the other path built slightly differently): a store's
+      // checkout call and its reconciler may both ask. Different money is a conflict.
+      const sameMoney = claim.payment.amount.minor === req.amount.minor && claim.payment.amount.currency === req.amount.currency;
+      if (claim.payment.requestHash !== requestHash && !sameMoney) {
         throw new InputError('order_already_has_payment',
-          `Order ${req.orderId} already has payment ${claim.payment.id} with a different amount, currency or details; fetch it with GET /v1/payments/${claim.payment.id}.`,
+          `Order ${req.orderId} already has payment ${claim.payment.id} for a different amount or currency; fetch it with GET /v1/payments/${claim.payment.id}.`,
           409, { paymentId: claim.payment.id });
       }
       const settled = await this.#settleOrWait(claim.payment, connection, store, req, deadline);
@@ -94,16 +98,20 @@ export class PaymentService {
     }
   }
 
-  async #paymentForKey(storeId: string, key: string, requestHash: string): Promise<PaymentRow | undefined> {
+  async #paymentForKey(storeId: string, key: string, requestHash: string, req: NewPaymentRequest): Promise<PaymentRow | undefined> {
     const { rows } = await this.#db.pool.query(
       'SELECT k.request_hash AS key_hash, p.* FROM idempotency_keys k JOIN payments p ON p.id = k.payment_id WHERE k.store_id = $1 AND k.key = $2',
       [storeId, key],
     );
     if (!rows[0]) return undefined;
-    if (rows[0].key_hash !== requestHash) {
-      throw new InputError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body; use a new key for a different payment.', 422);
+    const prior = toPayment(rows[0]);
+    // A retry for the same order and money is the same payment even if the shopper changed an
+    // incidental detail (their email) in between; anything else under the same key is a mistake.
+    const sameOrderAndMoney = prior.orderId === req.orderId && prior.amount.minor === req.amount.minor && prior.amount.currency === req.amount.currency;
+    if (rows[0].key_hash !== requestHash && !sameOrderAndMoney) {
+      throw new InputError('idempotency_key_reused', 'This Idempotency-Key was already used for a different order or amount; use a new key for a different payment.', 422);
     }
-    return toPayment(rows[0]);
+    return prior;
   }
 
   async #claimOrder(store: Store, connection: GatewayConnection, req: NewPaymentRequest, requestHash: string, key: string | undefined):

@@ -7,7 +7,7 @@ import type { Logger } from '../observability/log.ts';
 export const JOBS_TABLE = 'agenda_jobs';
 
 export type JobName = 'payment.verify' | 'payment.expiry-check' | 'payments.reconcile' | 'sandbox.deliver-ipn'
-  | 'store.sync' | 'shopify.webhook' | 'shopify.register-webhooks';
+  | 'store.sync' | 'shopify.webhook' | 'shopify.register-webhooks' | 'woocommerce.connect' | 'woocommerce.webhook' | 'woocommerce.reconcile';
 
 export interface JobRequest {
   name: JobName;

@@ -22,3 +22,26 @@ export async function listenOnLoopback(server: http.Server): Promise<{ origin: s
     },
   };
 }
+
+/** One request an emulator received, as tests inspect it. */
+export interface LoggedRequest {
+  method: string;
+  /** Path and query exactly as received. */
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  /** Parsed JSON when the body was JSON, the raw text otherwise, undefined when empty. */
+  body: unknown;
+  rawBody: string;
+}
+
+/** Reads a request body as UTF-8 text, refusing more than `maxBytes`. */
+export async function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new Error('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -41,11 +41,14 @@ describe('creating payments', () => {
     assert.equal(gatewayCreates('CONC-2'), 1);
   });
 
-  it('same key + same body → same payment; same key + different body → 422; same order, other amount → 409', async () => {
+  it('same key + same body → same payment; same key + different body → 422; same order, other amount → 409, same money → that payment', async () => {
     const first = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('IDEM-1'), headers: { 'idempotency-key': 'k-idem-1' } });
     assert.equal(first.status, 201);
     const again = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('IDEM-1'), headers: { 'idempotency-key': 'k-idem-1' } });
     assert.deepEqual([again.status, again.body.id], [200, first.body.id]);
+
+    const newEmail = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('IDEM-1', { customerEmail: 'changed@example.com' }), headers: { 'idempotency-key': 'k-idem-1' } });
+    assert.deepEqual([newEmail.status, newEmail.body.id], [200, first.body.id], 'a retry with a changed email is the same payment');
 
     const otherBody = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('IDEM-2'), headers: { 'idempotency-key': 'k-idem-1' } });
     assert.deepEqual([otherBody.status, otherBody.body.error.code], [422, 'idempotency_key_reused']);
@@ -54,6 +57,10 @@ describe('creating payments', () => {
     const otherAmount = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('IDEM-1', { amount: '30.00' }) });
     assert.deepEqual([otherAmount.status, otherAmount.body.error.code], [409, 'order_already_has_payment']);
     assert.equal(otherAmount.body.error.details.paymentId, first.body.id);
+    // A second path for the same order and money (a store's checkout call beside its reconciler)
+    // gets the one payment, whatever incidental details it built differently.
+    const otherDetails = await api(t, 'POST', '/v1/payments', { key: shop.apiKey, body: paymentBody('IDEM-1', { returnUrl: 'https://shop.example/other', customerEmail: 'x@example.com' }), headers: { 'idempotency-key': 'k-idem-other' } });
+    assert.deepEqual([otherDetails.status, otherDetails.body.id], [200, first.body.id]);
     assert.equal(gatewayCreates('IDEM-1'), 1);
   });
 

@@ -101,7 +101,7 @@ describe('Shopify: orders become payments, verified payments capture the order',
       await enqueueJob(s.t.app.db.pool, { name: 'payment.expiry-check', data: { paymentId: payment.id } });
       await waitFor('the partial capture', async () => capturesOf(s.emu, order.id).length === 1);
       assert.deepEqual(capturesOf(s.emu, order.id).map(Number), [20], 'half the crypto arrived: half the order is captured');
-      assert.ok(s.emu.order(order.id).tags.includes('coinbridge-underpaid'));
+      await waitFor('the underpaid tag', async () => s.emu.order(order.id).tags.includes('coinbridge-underpaid'));
     } finally {
       await embedded(s, s.app, SHOP, 'PUT', '/settings', { underpaidAtExpiry: 'review' });
     }

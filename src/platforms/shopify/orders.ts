@@ -3,7 +3,7 @@ import type { PaymentService } from '../../core/payment-service.ts';
 import type { Database } from '../../db/database.ts';
 import { findLivePaymentForOrder, findPayment, type PaymentRow } from '../../db/payments-repo.ts';
 import { findStore } from '../../db/stores-repo.ts';
-import { CoinbridgeError, UpstreamRefusal } from '../../errors.ts';
+import { UpstreamRefusal } from '../../errors.ts';
 import { paidWithCryptoMethod, type ShopRecord } from './shops.ts';
 
 /** One Shopify order as Coinbridge needs it, whether it came by webhook or by Admin GraphQL. */
@@ -90,20 +90,12 @@ export async function paymentForOrder(deps: { db: Database; payments: PaymentSer
   const amount = parseAmount(order.total, currency.value);
   if (!amount.ok) throw new UpstreamRefusal('unsupported_order', `Order ${order.name}: ${amount.reason}`);
 
-  let payment: PaymentRow;
-  try {
-    ({ payment } = await deps.payments.create(store, {
-      orderId: order.gid, amount: amount.value, returnUrl: order.statusUrl ?? `https://${shop.domain}/`,
-      customerEmail: order.email ?? undefined, metadata: { shopifyOrder: order.name },
-    }, `shopify:${order.gid}`));
-  } catch (err) {
-    // The other path made it with slightly different incidental details (return URL, email):
-    // it is still this order's one payment.
-    if (!(err instanceof CoinbridgeError && err.code === 'order_already_has_payment')) throw err;
-    const existing = await findLivePaymentForOrder(deps.db.pool, store.id, order.gid);
-    if (!existing) throw err;
-    payment = existing;
-  }
+  // The thank-you block and the webhook build the request from different sources; for the same
+  // order and money the payment service hands both the one payment.
+  let { payment } = await deps.payments.create(store, {
+    orderId: order.gid, amount: amount.value, returnUrl: order.statusUrl ?? `https://${shop.domain}/`,
+    customerEmail: order.email ?? undefined, metadata: { shopifyOrder: order.name },
+  }, `shopify:${order.gid}`);
   const linked = await deps.db.pool.query('UPDATE shopify_orders SET payment_id = $3 WHERE shop_domain = $1 AND order_gid = $2 RETURNING cancelled_at', [shop.domain, order.gid, payment.id]);
   if (linked.rows[0]?.cancelled_at && !payment.storeOrderCancelledAt) {
     // orders/cancelled was handled while this payment was being made.

@@ -11,7 +11,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { listenOnLoopback } from '../loopback.ts';
+import { listenOnLoopback, type LoggedRequest } from '../loopback.ts';
 
 export type VerifyShape = 'swagger' | 'docs';
 export type VerifyFailure = '500' | 'timeout' | '503-retry-after';
@@ -55,14 +55,7 @@ export interface IpnDelivery {
   responseBody?: string;
 }
 
-export interface LoggedRequest {
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  /** Parsed JSON when the body was JSON, the raw text otherwise, undefined when empty. */
-  body: unknown;
-  rawBody: string;
-}
+export type { LoggedRequest };
 
 export interface PaymentoEmulator {
   /** API base: the adapter calls `${origin}/v1/...`. */

@@ -13,16 +13,9 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { listenOnLoopback } from '../loopback.ts';
+import { listenOnLoopback, readBody, type LoggedRequest } from '../loopback.ts';
 
-export interface LoggedRequest {
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  /** Parsed JSON when the body was JSON, the raw text otherwise, undefined when empty. */
-  body: unknown;
-  rawBody: string;
-}
+export type { LoggedRequest };
 
 export interface Installation {
   shop: string;
@@ -773,16 +766,6 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
     res.end(text);
   }
 
-  async function readBody(req: http.IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY) throw new Error('request body too large');
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
 
   /** Query string plus a JSON or form body, flattened to strings (as Rails params would be). */
   function oauthParams(req: http.IncomingMessage, url: URL, rawBody: string): Record<string, string> {
@@ -801,7 +784,7 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://emulator');
     try {
-      const rawBody = await readBody(req);
+      const rawBody = await readBody(req, MAX_BODY);
       const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body: undefined, rawBody };
       try { entry.body = rawBody ? JSON.parse(rawBody) : undefined; } catch { entry.body = rawBody; }
       requests.push(entry);
