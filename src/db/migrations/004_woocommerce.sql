@@ -30,6 +30,8 @@ CREATE TABLE woocommerce_stores (
   webhook_health    text NOT NULL DEFAULT 'unknown' CHECK (webhook_health IN ('unknown', 'ok', 'recreated', 'failing')),
   webhook_note      text,
   webhook_checked_at timestamptz,
+  -- Last time a webhook had to be re-activated or recreated (health returns to ok afterwards).
+  webhook_repaired_at timestamptz,
   last_webhook_at   timestamptz,
   settings          jsonb NOT NULL DEFAULT '{}'::jsonb,
   connected_at      timestamptz,

@@ -16,13 +16,13 @@ export function wooSettingsRoutes(pool: pg.Pool): Router {
   router.use(storeAuth(pool));
 
   const current = async (storeId: string) => {
-    const { rows } = await pool.query('SELECT settings, webhook_health, webhook_note, last_webhook_at FROM woocommerce_stores WHERE store_id = $1', [storeId]);
+    const { rows } = await pool.query('SELECT settings, webhook_health, webhook_note, webhook_repaired_at, last_webhook_at FROM woocommerce_stores WHERE store_id = $1', [storeId]);
     if (!rows[0]) throw new InputError('not_a_woocommerce_store', 'This API key belongs to a store that is not connected to WooCommerce.', 404);
     return rows[0];
   };
   const view = (row: Record<string, any>) => ({
     settings: readWooSettings(row.settings),
-    webhooks: { health: row.webhook_health, note: row.webhook_note, lastDeliveryAt: row.last_webhook_at },
+    webhooks: { health: row.webhook_health, note: row.webhook_note, repairedAt: row.webhook_repaired_at, lastDeliveryAt: row.last_webhook_at },
   });
 
   router.get('/', async (ctx) => {

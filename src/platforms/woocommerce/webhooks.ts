@@ -42,7 +42,8 @@ export async function ensureWebhooks(db: Database, client: WooClient, store: Pic
   const health = problems.length === 0 ? 'ok' : 'recreated';
   const note = problems.length ? problems.join('; ') : null;
   await db.pool.query(
-    `UPDATE woocommerce_stores SET webhook_ids = $2, webhook_health = $3, webhook_note = coalesce($4, webhook_note), webhook_checked_at = now() WHERE store_id = $1`,
+    `UPDATE woocommerce_stores SET webhook_ids = $2, webhook_health = $3, webhook_note = coalesce($4, webhook_note), webhook_checked_at = now(),
+       webhook_repaired_at = CASE WHEN $3 = 'recreated' THEN now() ELSE webhook_repaired_at END WHERE store_id = $1`,
     [store.storeId, JSON.stringify(ids), health, note],
   );
   return { health, note };
