@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type pino from 'pino';
 import type { Config } from './config.ts';
+import { LiveUpdates } from './checkout/live-updates.ts';
+import { checkoutRoutes } from './checkout/routes.ts';
+import { widgetRoutes } from './checkout/widget-files.ts';
 import { CallbackIngest } from './core/callback-ingest.ts';
 import { PaymentService } from './core/payment-service.ts';
 import { loadSecretBox, type SecretBox } from './crypto/secret-box.ts';
@@ -14,6 +17,7 @@ import { GatewayRegistry } from './gateways/registry.ts';
 import { sandboxIpnJob } from './gateways/sandbox/ipn-delivery.ts';
 import { sandboxRoutes } from './gateways/sandbox/routes.ts';
 import { errorHandler } from './http/errors.ts';
+import { rateLimit, type RateLimitGroup } from './http/rate-limit.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { ipnRoutes } from './http/routes/ipn.ts';
 import { payRoutes } from './http/routes/pay.ts';
@@ -35,10 +39,25 @@ export interface Coinbridge {
   log: Logger;
   gateways: GatewayRegistry;
   payments: PaymentService;
+  /** Payment changes, fanned out to this process's live checkout views. */
+  live: LiveUpdates;
   jobs: JobRunner | undefined;
   demoStoreId: string | undefined;
   close(): Promise<void>;
 }
+
+/**
+ * Public endpoints limited per client IP (DESIGN §4). Not the callbacks (IPN, Shopify and
+ * WooCommerce webhooks: their senders retry, and a refused delivery may be lost) nor the
+ * authenticated API.
+ */
+const PUBLIC_ROUTE_GROUPS: RateLimitGroup[] = [
+  { name: 'checkout', path: /^\/v1\/checkout\//i, cors: true },
+  { name: 'pay', path: /^\/pay\//i },
+  { name: 'widget', path: /^\/widget(\.js$|\/)/i, cors: true },
+  { name: 'shopify-extension', path: /^\/shopify\/extension\/payment\/?$/i, cors: true },
+  { name: 'woocommerce-connect', path: /^\/woocommerce\/(connect|claim)\/?$/i },
+];
 
 /** The composition root: builds every part from the config and starts serving. */
 export async function startCoinbridge(config: Config, opts: { logDestination?: pino.DestinationStream } = {}): Promise<Coinbridge> {
@@ -67,13 +86,19 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     db, box, payments, log, metrics, waker, publicUrl: config.publicUrl, allowPrivate: config.allowPrivateUrls, timeoutMs: config.gatewayTimeoutMs,
   });
 
+  const live = new LiveUpdates(db, { databaseUrl: config.databaseUrl, log });
+  await live.start();
+
   const app = new Koa();
   app.use(errorHandler(log));
+  app.use(rateLimit(config.rateLimitPerMinute, PUBLIC_ROUTE_GROUPS));
   for (const router of [
     healthRoutes({ pool: db.pool, metrics }),
     ipnRoutes(ingest),
     paymentRoutes({ pool: db.pool, payments }),
     payRoutes(db.pool),
+    checkoutRoutes({ pool: db.pool, live, log }),
+    widgetRoutes(),
     sandboxRoutes(db, { stepDelayMs: 400, waker }),
     ...shopify.routers,
     ...woo.routers,
@@ -91,6 +116,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
       server.listen(config.port, config.host, () => resolve());
     });
   } catch (err) {
+    await live.close();
     await db.close();
     throw err;
   }
@@ -125,7 +151,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   log.info({ url, publicUrl: config.publicUrl, role: config.role, database: db.embedded ? 'embedded' : 'server' }, 'Coinbridge is listening');
   let closed = false;
   return {
-    config, url, db, box, log, gateways, payments, jobs, demoStoreId,
+    config, url, db, box, log, gateways, payments, live, jobs, demoStoreId,
     async close() {
       if (closed) return;
       closed = true;
@@ -134,6 +160,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
         server.closeAllConnections();
       });
       await jobs?.stop();
+      await live.close();
       await db.close();
     },
   };

@@ -26,6 +26,7 @@ const EnvSchema = z.object({
   JOB_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   JOB_LOCK_LIFETIME_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   RECONCILE_EVERY: z.string().default('1 minute'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -53,6 +54,8 @@ export interface Config {
   /** How long a worker may hold a job before another worker may take it over. */
   jobLockLifetimeMs: number;
   reconcileEvery: string;
+  /** Requests per minute one client IP may make to each group of public endpoints (pay page, checkout, widget, connect). */
+  rateLimitPerMinute: number;
 }
 
 const TEST_SEAMS = ['SHOPIFY_ADMIN_ORIGIN', 'PAYMENTO_API_ORIGIN', 'PAYMENTO_GATEWAY_ORIGIN', 'ALLOW_PRIVATE_URLS'] as const;
@@ -99,5 +102,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     jobPollMs: env.JOB_POLL_MS,
     jobLockLifetimeMs: env.JOB_LOCK_LIFETIME_MS,
     reconcileEvery: env.RECONCILE_EVERY,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
   };
 }

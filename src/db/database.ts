@@ -7,8 +7,13 @@ export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 export interface Database {
   pool: pg.Pool;
-  /** Embedded PGlite: one process only, and LISTEN/NOTIFY does not cross its connection multiplexer. */
+  /** Embedded PGlite: one process only; a NOTIFY reaches only the connection that committed it (listenEmbedded). */
   embedded: boolean;
+  /**
+   * Embedded database only: hears NOTIFYs on `channel` raised by this process's own statements
+   * (see openDatabase). A server has no such hook: listen there on a dedicated connection.
+   */
+  listenEmbedded?: (channel: string, fn: (payload: string) => void) => Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -41,9 +46,36 @@ export async function openDatabase(opts: { url: string | undefined; dataDir: str
   // holding one (withTransaction passes its client down for exactly that reason).
   const pool = new pg.Pool({ connectionString: `postgresql://postgres@${address}/postgres`, max: 1 });
   pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle embedded database connection failed'));
+  // LISTEN/NOTIFY here: PGlite's own listen() never hears a NOTIFY committed through the socket
+  // (the socket server streams the backend's raw protocol bytes and skips PGlite's parser). But
+  // PGlite is one backend, so once it LISTENs, the NotificationResponse of a committed NOTIFY is
+  // written into the answer to the committing statement, on the socket that sent it, which is
+  // always this pool's connection: node-postgres emits it there as 'notification'. The LISTEN is
+  // repeated on every new pool connection in case a reconnect resets the session.
+  const channels = new Map<string, Set<(payload: string) => void>>();
+  const listenSql = (channel: string) => `LISTEN "${channel.replaceAll('"', '""')}"`;
+  pool.on('connect', (client) => {
+    client.on('notification', (n) => {
+      for (const fn of channels.get(n.channel) ?? []) {
+        try { fn(n.payload ?? ''); } catch (err) { opts.log.error({ channel: n.channel, err: (err as Error).message }, 'notification handler failed'); }
+      }
+    });
+    for (const channel of channels.keys()) {
+      client.query(listenSql(channel)).catch((err: Error) => opts.log.warn({ channel, err: err.message }, 'embedded LISTEN failed'));
+    }
+  });
   return {
     pool,
     embedded: true,
+    async listenEmbedded(channel, fn) {
+      let set = channels.get(channel);
+      if (!set) {
+        channels.set(channel, (set = new Set()));
+        await pool.query(listenSql(channel));
+      }
+      set.add(fn);
+      return () => { set.delete(fn); };
+    },
     async close() {
       await pool.end();
       await server.stop();

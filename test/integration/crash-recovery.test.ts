@@ -46,7 +46,7 @@ describe('crash between a callback commit and its job', () => {
     const web = await spawnCoinbridge({ ...env, COINBRIDGE_ROLE: 'web' }, port);
     const payment = await api(web, 'POST', '/v1/payments', { key: created.apiKey, body: paymentBody('CRASH-1') });
     assert.equal(payment.status, 201, JSON.stringify(payment.body));
-    const gatewayToken = new URL((await fetch(`${web.url}/pay/${payment.body.ref}`, { redirect: 'manual' })).headers.get('location')!).searchParams.get('token')!;
+    const gatewayToken = new URL((await api(web, 'GET', `/v1/checkout/${payment.body.ref}`)).body.gatewayUrl).searchParams.get('token')!;
 
     await emu.setStatus(gatewayToken, 7);
     const delivery = emu.deliveries.filter((d) => d.token === gatewayToken).at(-1)!;

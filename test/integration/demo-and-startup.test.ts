@@ -33,8 +33,10 @@ describe('the demo store', () => {
     assert.equal(checkout.status, 302);
     const payLink = checkout.headers.get('location')!;
     assert.match(payLink, /\/pay\/[A-Za-z0-9]{22}$/);
-    const toGateway = await fetch(payLink.replace(t.app.config.publicUrl, t.url), { redirect: 'manual' });
-    const gatewayUrl = toGateway.headers.get('location')!;
+    const payPage = await fetch(payLink.replace(t.app.config.publicUrl, t.url), { redirect: 'manual' });
+    assert.equal(payPage.status, 200);
+    assert.match(await payPage.text(), /<coinbridge-checkout ref="[A-Za-z0-9]{22}" data-standalone>/);
+    const gatewayUrl = (await api(t, 'GET', `/v1/checkout/${new URL(payLink).pathname.split('/').pop()}`)).body.gatewayUrl;
     const token = new URL(gatewayUrl).searchParams.get('token')!;
     const press = await fetch(`${t.url}/sandbox/paymento/gateway/${token}/pay`, { method: 'POST', redirect: 'manual' });
     assert.equal(press.status, 302, 'the HTML form posts back to the pay page');

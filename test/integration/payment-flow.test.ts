@@ -20,10 +20,11 @@ describe('a whole payment through the sandbox gateway', () => {
     assert.match(created.body.payUrl, /\/pay\/[A-Za-z0-9]{22}$/);
     assert.equal(created.body.amount, '25.00');
 
-    // The pay link leads to the gateway's hosted page.
+    // The pay link is the hosted pay page, which leads on to the gateway's hosted page.
     const pay = await fetch(created.body.payUrl.replace(t.app.config.publicUrl, t.url), { redirect: 'manual' });
-    assert.equal(pay.status, 302);
-    const gatewayPage = pay.headers.get('location')!;
+    assert.equal(pay.status, 200);
+    const initial = JSON.parse(/<script type="application\/json" id="coinbridge-initial">([\s\S]*?)<\/script>/.exec(await pay.text())![1]!);
+    const gatewayPage: string = initial.gatewayUrl;
     assert.match(gatewayPage, /\/sandbox\/paymento\/gateway\?token=[0-9a-f]{40}$/);
     const html = await (await fetch(gatewayPage)).text();
     assert.match(html, /25\.00 USD/);

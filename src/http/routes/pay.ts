@@ -1,23 +1,29 @@
 import Router from '@koa/router';
 import type pg from 'pg';
-import { findPaymentByRef } from '../../db/payments-repo.ts';
-import { InputError } from '../../errors.ts';
-
-const REF = /^[A-Za-z0-9]{22}$/;
+import { newNonce, payPageCsp, renderNotFoundPage, renderPayPage } from '../../checkout/pay-page.ts';
+import { loadCheckout } from '../../checkout/view.ts';
 
 /**
- * `/pay/{ref}`: the stable link a store gives its shopper. For now it forwards to the gateway's
- * own hosted page; the hosted pay page and widget (issue 5) take this route over.
+ * `/pay/{ref}`: the stable link a store gives its shopper, the hosted pay page. A small
+ * server-rendered shell under a strict nonce-based CSP: the storefront widget (`/widget.js`)
+ * renders the payment from the JSON embedded in the page and keeps it live over SSE.
  */
 export function payRoutes(pool: pg.Pool): Router {
   const router = new Router();
   router.get('/pay/:ref', async (ctx) => {
-    const ref = ctx.params.ref!;
-    const payment = REF.test(ref) ? await findPaymentByRef(pool, ref) : undefined;
-    if (!payment) throw new InputError('payment_not_found', 'This payment link is not valid. Ask the store for a new one.', 404);
-    if (!payment.checkoutUrl) throw new InputError('payment_not_ready', 'This payment could not be started. Ask the store to try again.', 409);
+    const nonce = newNonce();
+    const snapshot = await loadCheckout(pool, ctx.params.ref!);
+    ctx.set('Content-Security-Policy', payPageCsp(nonce, snapshot?.frameAncestors ?? []));
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(payment.checkoutUrl);
+    ctx.type = 'html';
+    if (!snapshot) {
+      ctx.status = 404;
+      ctx.body = renderNotFoundPage(nonce);
+      return;
+    }
+    ctx.body = renderPayPage(snapshot, nonce);
   });
   return router;
 }
