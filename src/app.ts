@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type pino from 'pino';
+import { adminModule } from './admin/module.ts';
 import type { Config } from './config.ts';
 import { LiveUpdates } from './checkout/live-updates.ts';
 import { checkoutRoutes } from './checkout/routes.ts';
@@ -57,6 +58,8 @@ const PUBLIC_ROUTE_GROUPS: RateLimitGroup[] = [
   { name: 'widget', path: /^\/widget(\.js$|\/)/i, cors: true },
   { name: 'shopify-extension', path: /^\/shopify\/extension\/payment\/?$/i, cors: true },
   { name: 'woocommerce-connect', path: /^\/woocommerce\/(connect|claim)\/?$/i },
+  // Console sign-in (on top of the per-account lockout: this slows guessing across accounts).
+  { name: 'admin-sign-in', path: /^\/(v1\/admin\/(session|setup)|admin\/shopify)\/?$/i },
 ];
 
 /** The composition root: builds every part from the config and starts serving. */
@@ -86,6 +89,8 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     db, box, payments, log, metrics, waker, publicUrl: config.publicUrl, allowPrivate: config.allowPrivateUrls, timeoutMs: config.gatewayTimeoutMs,
   });
 
+  const admin = await adminModule({ db, box, log, config, payments, waker });
+
   const live = new LiveUpdates(db, { databaseUrl: config.databaseUrl, log });
   await live.start();
 
@@ -102,6 +107,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     sandboxRoutes(db, { stepDelayMs: 400, waker }),
     ...shopify.routers,
     ...woo.routers,
+    ...admin.routers,
     ...(config.seedDemo ? [demoRoutes({ pool: db.pool, payments, storeId: () => demoStoreId, publicUrl: config.publicUrl })] : []),
   ]) {
     app.use(router.routes());

@@ -27,6 +27,7 @@ const EnvSchema = z.object({
   JOB_LOCK_LIFETIME_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   RECONCILE_EVERY: z.string().default('1 minute'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  ADMIN_SETUP_TOKEN: z.string().trim().min(24, 'must be at least 24 characters (e.g. `openssl rand -base64 24`)').optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -56,6 +57,8 @@ export interface Config {
   reconcileEvery: string;
   /** Requests per minute one client IP may make to each group of public endpoints (pay page, checkout, widget, connect). */
   rateLimitPerMinute: number;
+  /** Creates the first operator account of the support console; unset, a one-time token is printed at start-up. */
+  adminSetupToken: string | undefined;
 }
 
 const TEST_SEAMS = ['SHOPIFY_ADMIN_ORIGIN', 'PAYMENTO_API_ORIGIN', 'PAYMENTO_GATEWAY_ORIGIN', 'ALLOW_PRIVATE_URLS'] as const;
@@ -103,5 +106,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     jobLockLifetimeMs: env.JOB_LOCK_LIFETIME_MS,
     reconcileEvery: env.RECONCILE_EVERY,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    adminSetupToken: env.ADMIN_SETUP_TOKEN,
   };
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import Router from '@koa/router';
 import type Koa from 'koa';
+import { sendStaticAsset } from '../http/static-asset.ts';
 
 /** Where the storefront widget's browser files live (plain JS and CSS, no build step). */
 export const WIDGET_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../storefront-widget/src');
@@ -56,19 +57,8 @@ export function widgetRoutes(opts: { dir?: string } = {}): Router {
     if (!file) return; // 404 in the usual envelope
     ctx.set('Access-Control-Allow-Origin', '*');
     ctx.set('Cross-Origin-Resource-Policy', 'cross-origin');
-    ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.vary('Accept-Encoding');
-    const gzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
-    ctx.set('ETag', `"${file.etag}${gzip ? '-gz' : ''}"`);
-    ctx.type = file.type;
-    ctx.status = 200;
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    if (gzip) ctx.set('Content-Encoding', 'gzip');
-    ctx.body = gzip ? file.gzip : file.body;
+    sendStaticAsset(ctx, file);
   }
 
   const router = new Router();

@@ -308,6 +308,37 @@ export class PaymentService {
     return moved;
   }
 
+  /**
+   * A staff member's decision on a payment in `review`: to `paid` or `cancelled`, with a note.
+   * One transaction locks the payment, records the transition (its cause names who decided and
+   * why), queues the store write-back like any other transition, and runs `inTransaction` (the
+   * console's audit entry), so the decision and its record commit together or not at all.
+   */
+  async resolveReview(paymentId: string, to: 'paid' | 'cancelled', opts: { by: string; note: string; inTransaction?: (tx: pg.PoolClient, payment: PaymentRow) => Promise<void> }):
+    Promise<{ status: StoredStatus; payment: PaymentRow }> {
+    const note = opts.note.trim();
+    if (note.length < 3) throw new InputError('note_required', 'Resolving a review needs a note of at least 3 characters saying why.', 400);
+    const outcome = await withTransaction(this.#db.pool, async (tx) => {
+      const p = await findPayment(tx, paymentId, { forUpdate: true });
+      if (!p) throw new CoinbridgeError('unknown_payment', `payment ${paymentId} does not exist`, { status: 404 });
+      if (p.status !== 'review' || !canTransition(p.status, to)) {
+        throw new CoinbridgeError('not_in_review', `Payment ${p.ref} is ${p.status}; only a payment in review can be resolved.`, { status: 409, details: { status: p.status } });
+      }
+      const { rows } = await tx.query(`UPDATE payments SET status = $2, updated_at = now() WHERE id = $1 RETURNING *`, [paymentId, to]);
+      const updated = toPayment(rows[0]);
+      await appendEvent(tx, { paymentId, storeId: p.storeId, type: 'transition', fromStatus: 'review', toStatus: to,
+        cause: `review resolved by ${opts.by}: ${note}`, data: { trigger: 'manual review', resolvedBy: opts.by, note } });
+      const store = await findStore(tx, p.storeId);
+      if (store) await this.#queueStoreSync(tx, store, paymentId);
+      await opts.inTransaction?.(tx, updated);
+      this.#metrics.transition(to);
+      this.#log.info({ paymentId, from: 'review', to }, 'review resolved by staff');
+      return { status: to as StoredStatus, payment: updated, platform: store?.platform ?? 'direct' };
+    });
+    if (outcome.platform !== 'direct') this.#waker?.wake('store.sync');
+    return { status: outcome.status, payment: outcome.payment };
+  }
+
   /** Store-platform write-back rides the outbox: the job commits with the transition it reports. */
   async #queueStoreSync(tx: pg.PoolClient, store: Store, paymentId: string): Promise<void> {
     if (store.platform === 'direct') return;

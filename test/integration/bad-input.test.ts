@@ -557,7 +557,7 @@ describe('bad input: a clear 4xx, nothing stored, never a 5xx', () => {
     for (const [method, path, key] of [
       ['GET', '/', undefined], ['GET', '/nope', undefined], ['GET', '/v1', a.apiKey], ['POST', '/v1/nope', a.apiKey], ['GET', `/v1/payments/${paymentA.id}/events`, a.apiKey],
       ['GET', '/ipn', undefined], ['GET', '/pay', undefined], ['GET', '/sandbox', undefined], ['GET', '/.env', undefined], ['GET', '/%00', undefined],
-      ['GET', '/etc/passwd', undefined], ['POST', '/v2/payments', a.apiKey], ['GET', '/admin', undefined],
+      ['GET', '/etc/passwd', undefined], ['POST', '/v2/payments', a.apiKey], ['GET', '/administrator', undefined],
     ] as const) {
       const res = await refused(`404 ${method} ${path}`, () => api(t, method, path, key ? { key } : {}), 404, 'not_found');
       assert.ok(res.body.error.message.includes(method), res.body.error.message);
