@@ -112,7 +112,8 @@ export function checkoutRoutes(opts: CheckoutRoutesOptions): Router {
       'X-Accel-Buffering': 'no',
     });
     res.flushHeaders();
-    const ping = setInterval(() => write(': ping\n\n'), PING_MS);
+    // A keep-alive for the client, never a reason for this process to stay up.
+    const ping = setInterval(() => write(': ping\n\n'), PING_MS).unref();
 
     const finish = () => {
       if (ended) return;
@@ -127,6 +128,9 @@ export function checkoutRoutes(opts: CheckoutRoutesOptions): Router {
     req.on('close', finish);
     res.on('close', finish);
     res.on('error', finish);
+    // The connection may have gone while the first read was awaited (the shopper left, or the
+    // server is shutting down): its 'close' has fired already and will not fire again.
+    if (req.destroyed || res.destroyed || req.socket.destroyed) finish();
 
     function write(chunk: string): void {
       if (ended) return;

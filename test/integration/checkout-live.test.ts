@@ -130,6 +130,25 @@ describe('checkout events (SSE)', () => {
     await waitFor('listeners to be removed', async () => t.app.live.subscriberCount(p.ref) === 0);
   });
 
+  it('a client that leaves before the stream starts leaves no listener or timer behind', async () => {
+    const p = await newPayment('SSE-5b');
+    // Requests aborted at once: the connection is often gone before the first read returns.
+    for (let i = 0; i < 20; i++) {
+      const controller = new AbortController();
+      const pending = fetch(`${t.url}/v1/checkout/${p.ref}/events`, { signal: controller.signal }).catch(() => undefined);
+      controller.abort();
+      await pending;
+    }
+    await waitFor('every aborted stream to be cleaned up', async () => t.app.live.subscriberCount(p.ref) === 0);
+    // Each stream that never ran its clean-up would still hold one of this address's 20 slots.
+    const streams = await Promise.all(Array.from({ length: 20 }, () => SseStream.open(`${t.url}/v1/checkout/${p.ref}/events`)));
+    try {
+      await Promise.all(streams.map((s) => s.waitFor('the current state', () => true)));
+    } finally {
+      for (const s of streams) s.close();
+    }
+  });
+
   it('limits concurrent streams per client address (429), and frees a slot when one closes', async () => {
     const p = await newPayment('SSE-6');
     const open: SseStream[] = [];
