@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.ts';
-import { formatAmount, parseDecimal, type CurrencyCode, type Money } from '../core/money.ts';
+import { formatAmount, parseDecimal, shareOfAmount, type CurrencyCode, type Money } from '../core/money.ts';
 import { readSettings, type CheckoutLocale } from '../core/settings.ts';
 import type { PaymentStatus, StoredStatus } from '../core/status.ts';
 
@@ -95,13 +95,9 @@ export function missingFiat(amount: Money, cryptoExpected: string | null, crypto
   const expected = parseDecimal(cryptoExpected);
   const received = parseDecimal(cryptoReceived ?? '0');
   if (!expected || !received || expected.units === 0n) return undefined;
-  // (E − R) / E with E = eu / 10^es and R = ru / 10^rs  =  (eu·10^rs − ru·10^es) / (eu·10^rs)
-  const num = amount.minor * (expected.units * 10n ** BigInt(received.scale) - received.units * 10n ** BigInt(expected.scale));
-  const den = expected.units * 10n ** BigInt(received.scale);
-  if (num <= 0n) return undefined;
-  let minor = (num + den - 1n) / den;
-  if (minor > amount.minor) minor = amount.minor;
-  return { minor, currency: amount.currency };
+  // amount − ⌊amount × R/E⌋ is amount × (1 − R/E) rounded up.
+  const minor = amount.minor - shareOfAmount(amount, received, expected);
+  return minor > 0n ? { minor, currency: amount.currency } : undefined;
 }
 
 /** Serialised for a `<script type="application/json">` block: no `<`, `>` or `&` can end it or open a comment. */

@@ -81,6 +81,16 @@ export function compareRatio(a: Decimal, b: Decimal, num: bigint, den: bigint): 
   return left < right ? -1 : left > right ? 1 : 0;
 }
 
+/**
+ * The part of `amount` (in minor units) that `part` out of `whole` pays for — received crypto out
+ * of expected crypto — rounded down and never more than the amount. Exact: integers only.
+ */
+export function shareOfAmount(amount: Money, part: Decimal, whole: Decimal): bigint {
+  // amount × (pu / 10^ps) / (wu / 10^ws)
+  const share = (amount.minor * part.units * 10n ** BigInt(whole.scale)) / (whole.units * 10n ** BigInt(part.scale));
+  return share > amount.minor ? amount.minor : share;
+}
+
 export function decimalToString(d: Decimal): string {
   if (d.scale === 0) return d.units.toString();
   const digits = d.units.toString().padStart(d.scale + 1, '0');

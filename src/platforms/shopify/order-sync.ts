@@ -1,4 +1,4 @@
-import { formatAmount, parseAmount, parseDecimal, type Money } from '../../core/money.ts';
+import { formatAmount, parseAmount, parseDecimal, shareOfAmount, type Money } from '../../core/money.ts';
 import type { PaymentService } from '../../core/payment-service.ts';
 import type { SecretBox } from '../../crypto/secret-box.ts';
 import type { Database } from '../../db/database.ts';
@@ -176,10 +176,6 @@ export function receivedFiat(payment: PaymentRow): Money | undefined {
   const expected = parseDecimal(payment.cryptoExpected);
   const received = parseDecimal(payment.cryptoReceived);
   if (!expected || !received || expected.units === 0n) return undefined;
-  // amount.minor × (received.units / 10^rs) / (expected.units / 10^es)
-  const num = payment.amount.minor * received.units * 10n ** BigInt(expected.scale);
-  const den = expected.units * 10n ** BigInt(received.scale);
-  let minor = num / den;
-  if (minor > payment.amount.minor) minor = payment.amount.minor;
+  const minor = shareOfAmount(payment.amount, received, expected);
   return minor > 0n ? { minor, currency: payment.amount.currency } : undefined;
 }
