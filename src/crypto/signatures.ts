@@ -22,6 +22,13 @@ export function verifyHexHmac(rawBody: Buffer, secret: string, header: string): 
   return timingSafeEqualBytes(Buffer.from(trimmed, 'hex'), expected);
 }
 
+/** Verifies a base64 HMAC-SHA256 header (WooCommerce's X-WC-Webhook-Signature) against raw bytes. */
+export function verifyBase64Hmac(rawBody: Buffer, secret: string, header: string): boolean {
+  const trimmed = header.trim();
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(trimmed)) return false;
+  return timingSafeEqualBytes(Buffer.from(trimmed, 'base64'), hmacSha256(secret, rawBody));
+}
+
 export function sha256Hex(data: string | Buffer): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { SecretBox } from '../../crypto/secret-box.ts';
+import { sha256Hex } from '../../crypto/signatures.ts';
 import { withTransaction, type Database } from '../../db/database.ts';
 import { createStore } from '../../db/stores-repo.ts';
 import { InputError } from '../../errors.ts';
@@ -93,7 +94,7 @@ export function wooConnectRoutes(deps: { db: Database; box: SecretBox; publicUrl
   router.post('/claim', async (ctx) => {
     const parsed = Claim.safeParse(await readJsonObject(ctx, BODY_LIMIT));
     if (!parsed.success) throw new InputError('invalid_claim', 'Send {"storeUrl", "claimSecret"} as the plugin does.', 400);
-    const hash = crypto.createHash('sha256').update(parsed.data.claimSecret).digest('hex');
+    const hash = sha256Hex(parsed.data.claimSecret);
     const result = await withTransaction(deps.db.pool, async (tx) => {
       const { rows } = await tx.query('SELECT store_id, store_url, status, failure_reason, pending_api_key, claimed_at FROM woocommerce_stores WHERE claim_hash = $1 FOR UPDATE', [hash]);
       const row = rows[0];

@@ -1,6 +1,6 @@
-import crypto from 'node:crypto';
 import Router from '@koa/router';
 import type { SecretBox } from '../../crypto/secret-box.ts';
+import { sha256Hex, verifyBase64Hmac } from '../../crypto/signatures.ts';
 import { withTransaction, type Database } from '../../db/database.ts';
 import { readRawBody } from '../../http/body.ts';
 import { enqueueJob, type JobWaker } from '../../jobs/queue.ts';
@@ -41,7 +41,7 @@ export function wooWebhookRoutes(deps: { db: Database; box: SecretBox; log: Logg
       ? await deps.db.pool.query(`SELECT webhook_secret FROM woocommerce_stores WHERE store_id = $1 AND status = 'connected'`, [storeId])
       : { rows: [] };
     // An unknown store and a bad signature look the same from outside.
-    if (!rows[0] || !validSignature(raw, signature, deps.box.open(rows[0].webhook_secret))) {
+    if (!rows[0] || !verifyBase64Hmac(raw, deps.box.open(rows[0].webhook_secret), signature)) {
       return refuse('invalid_signature', 'X-WC-Webhook-Signature does not match the body signed with this webhook\'s secret.');
     }
     let orderId: string | null = null;
@@ -52,7 +52,7 @@ export function wooWebhookRoutes(deps: { db: Database; box: SecretBox; log: Logg
     // X-WC-Webhook-Delivery-ID is a hash of the webhook id and the current second, so two
     // deliveries (for different orders) in one second share it: only the same id with the same
     // body is a repeat. A repeat that slips through costs nothing — the job only reads the order.
-    const deliveryId = crypto.createHash('sha256').update(ctx.get('x-wc-webhook-delivery-id')).update('\n').update(raw).digest('hex');
+    const deliveryId = sha256Hex(Buffer.concat([Buffer.from(`${ctx.get('x-wc-webhook-delivery-id')}\n`), raw]));
     const topic = ctx.get('x-wc-webhook-topic').slice(0, 60) || 'unknown';
     const stored = await withTransaction(deps.db.pool, async (tx) => {
       const inserted = await tx.query(
@@ -71,15 +71,4 @@ export function wooWebhookRoutes(deps: { db: Database; box: SecretBox; log: Logg
     ctx.body = { ok: true };
   });
   return router;
-}
-
-function validSignature(raw: Buffer, given: string, secret: string): boolean {
-  const expected = crypto.createHmac('sha256', secret).update(raw).digest();
-  let provided: Buffer;
-  try {
-    provided = Buffer.from(given, 'base64');
-  } catch {
-    return false;
-  }
-  return provided.length === expected.length && crypto.timingSafeEqual(provided, expected);
 }
