@@ -75,21 +75,21 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   const box = loadSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, production: config.env === 'production', log });
   const metrics = new Metrics(db.pool);
   let internalOrigin = '';
-  const gateways = new GatewayRegistry({ paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin }, sandboxApi: () => internalOrigin, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs });
+  const gateways = GatewayRegistry.fromConfig(config, () => internalOrigin);
   const { waker, localChannel } = createJobWaker(db, log);
   const payments = new PaymentService({ db, box, gateways, log, metrics, publicUrl: config.publicUrl, waker });
   const ingest = new CallbackIngest({ db, box, gateways, log, metrics, waker });
   let demoStoreId: string | undefined;
 
   const shopify = await shopifyModule({
-    db, box, payments, gateways, log, metrics, waker, publicUrl: config.publicUrl,
+    db, box, payments, gateways, log, metrics, waker, publicUrl: config.publicUrl, allowPrivateUrls: config.allowPrivateUrls,
     adminOrigin: config.shopify.adminOrigin, apiKey: config.shopify.apiKey, apiSecret: config.shopify.apiSecret,
   });
   const woo = wooCommerceModule({
     db, box, payments, log, metrics, waker, publicUrl: config.publicUrl, allowPrivate: config.allowPrivateUrls, timeoutMs: config.gatewayTimeoutMs,
   });
 
-  const admin = await adminModule({ db, box, log, config, payments, waker });
+  const admin = await adminModule({ db, box, log, config, payments, waker, gateways });
 
   const live = new LiveUpdates(db, { databaseUrl: config.databaseUrl, log });
   await live.start();
@@ -104,7 +104,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
     payRoutes(db.pool),
     checkoutRoutes({ pool: db.pool, live, log }),
     widgetRoutes(),
-    sandboxRoutes(db, { stepDelayMs: 400, waker }),
+    sandboxRoutes(db, { stepDelayMs: 400, waker, publicUrl: config.publicUrl }),
     ...shopify.routers,
     ...woo.routers,
     ...admin.routers,

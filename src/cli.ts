@@ -4,7 +4,9 @@
  *   node src/cli.ts create-store --name "My shop" [--mode sandbox|live --api-key K --ipn-secret S] [--settings JSON]
  *   node src/cli.ts set-settings --store STORE_ID --settings '{"expiryMinutes":60,"latePaymentPolicy":"review"}'
  *   node src/cli.ts add-shopify-app --client-id ID --secret SECRET [--scopes read_orders,write_orders]
- *   node src/cli.ts connect-gateway --store STORE_ID [--mode sandbox|live --api-key K --ipn-secret S]
+ *   node src/cli.ts connect-gateway --store STORE_ID [--gateway paymento|crypto-checkout|cryptonow] [--mode sandbox|live
+ *       --api-key K --ipn-secret S [--instance-url URL]] [--role default|fallback|extra]
+ *   node src/cli.ts choose-gateways --store STORE_ID --default CONNECTION_ID [--fallback CONNECTION_ID|none]
  *
  * prints the new store's id, its API key (shown once) and the gateway connection id as JSON.
  * Live connections are tested against the gateway and given Coinbridge's IPN URL first. With the
@@ -13,14 +15,15 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig, type Config } from './config.ts';
-import { callbackUrl, connectGateway } from './core/connections.ts';
+import { callbackUrl, chooseGateways, connectGateway } from './core/connections.ts';
 import { loadSecretBox } from './crypto/secret-box.ts';
-import { openDatabase, type Database } from './db/database.ts';
+import { openDatabase, withTransaction, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
-import { createStore, findStore, issueApiKey, updateStoreSettings } from './db/stores-repo.ts';
+import { createStore, findStore, issueApiKey, listConnections, updateStoreSettings } from './db/stores-repo.ts';
 import { ConfigError, CoinbridgeError } from './errors.ts';
 import { GatewayRegistry } from './gateways/registry.ts';
 import type { ConnectionMode } from './gateways/types.ts';
+import { ConnectGatewayBody, GatewayChoiceBody, toConnectInput } from './http/gateway-inputs.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { MerchantSettingsSchema, type MerchantSettings } from './core/settings.ts';
 import { saveShopifyApp } from './platforms/shopify/apps.ts';
@@ -28,7 +31,9 @@ import { saveShopifyApp } from './platforms/shopify/apps.ts';
 const USAGE = `usage: node src/cli.ts create-store --name NAME [--mode sandbox|live] [--api-key KEY --ipn-secret SECRET] [--settings JSON]
        node src/cli.ts set-settings --store STORE_ID --settings JSON
        node src/cli.ts add-shopify-app --client-id ID --secret SECRET [--scopes read_orders,write_orders]
-       node src/cli.ts connect-gateway --store STORE_ID [--mode sandbox|live] [--api-key KEY --ipn-secret SECRET]`;
+       node src/cli.ts connect-gateway --store STORE_ID [--gateway paymento|crypto-checkout|cryptonow] [--mode sandbox|live]
+                 [--api-key KEY --ipn-secret SECRET] [--instance-url URL (Crypto Checkout)] [--role default|fallback|extra]
+       node src/cli.ts choose-gateways --store STORE_ID --default CONNECTION_ID [--fallback CONNECTION_ID|none]`;
 
 /** Validates merchant settings JSON, naming every bad field. */
 function parseSettings(text: string | undefined): Partial<MerchantSettings> {
@@ -48,6 +53,8 @@ async function main(): Promise<void> {
     options: {
       name: { type: 'string' }, mode: { type: 'string', default: 'sandbox' }, 'api-key': { type: 'string' }, 'ipn-secret': { type: 'string' },
       settings: { type: 'string' }, store: { type: 'string' }, 'client-id': { type: 'string' }, secret: { type: 'string' }, scopes: { type: 'string' },
+      gateway: { type: 'string', default: 'paymento' }, 'instance-url': { type: 'string' }, role: { type: 'string', default: 'default' },
+      default: { type: 'string' }, fallback: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -72,24 +79,33 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ storeId: store.id, settings: merged })}\n`);
     });
   }
+  if (command === 'choose-gateways') {
+    if (!values.store || !values.default) throw new Error(USAGE);
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(values.store)) throw new Error(`--store must be a store id (uuid)\n${USAGE}`);
+    const choice = GatewayChoiceBody.safeParse({ defaultId: values.default, fallbackId: !values.fallback || values.fallback === 'none' ? null : values.fallback });
+    if (!choice.success) throw new Error(`--default and --fallback must be connection ids (uuid)\n${USAGE}`);
+    return withDatabase(async (db) => {
+      await withTransaction(db.pool, (tx) => chooseGateways(tx, values.store!, choice.data));
+      process.stdout.write(`${JSON.stringify({ storeId: values.store, connections: await listConnections(db.pool, values.store!) })}\n`);
+    });
+  }
   const isConnect = command === 'connect-gateway';
   if ((command !== 'create-store' && !isConnect) || (!isConnect && !values.name) || (isConnect && !values.store) || (values.mode !== 'sandbox' && values.mode !== 'live')) throw new Error(USAGE);
   const mode: ConnectionMode = values.mode;
-  if (mode === 'live' && (!values['api-key'] || !values['ipn-secret'])) throw new Error(`live mode needs --api-key and --ipn-secret\n${USAGE}`);
+  const body = ConnectGatewayBody.safeParse({
+    gateway: values.gateway, mode, role: values.role,
+    ...(values['api-key'] ? { apiKey: values['api-key'] } : {}), ...(values['ipn-secret'] ? { ipnSecret: values['ipn-secret'] } : {}),
+    ...(values['instance-url'] ? { instanceUrl: values['instance-url'] } : {}),
+  });
+  if (!body.success) throw new Error(`${body.error.issues.map((i) => `--${String(i.path[0] ?? 'gateway').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('\n')}\n${USAGE}`);
 
   return withDatabase(async (db, config, log) => {
     const box = loadSecretBox({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, production: config.env === 'production', log });
-    const gateways = new GatewayRegistry({
-      paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin },
-      sandboxApi: () => `http://127.0.0.1:${config.port}`, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs,
-    });
+    const gateways = GatewayRegistry.fromConfig(config, () => `http://127.0.0.1:${config.port}`);
     // connect-gateway: a store made elsewhere (a WooCommerce or Shopify connect) gets its gateway.
     const store = isConnect ? await findStore(db.pool, values.store!) : await createStore(db.pool, { name: values.name!, settings });
     if (!store) throw new Error(`no store ${values.store}`);
-    const connection = await connectGateway({ db, box, gateways, publicUrl: config.publicUrl }, {
-      storeId: store.id, gateway: 'paymento', mode,
-      ...(mode === 'live' ? { credentials: { apiKey: values['api-key']!, ipnSecret: values['ipn-secret']! } } : {}),
-    });
+    const connection = await connectGateway({ db, box, gateways, publicUrl: config.publicUrl, allowPrivateUrls: config.allowPrivateUrls }, toConnectInput(store.id, body.data));
     const apiKey = isConnect ? undefined : await issueApiKey(db.pool, store.id);
     process.stdout.write(`${JSON.stringify({ storeId: store.id, ...(apiKey ? { apiKey } : {}), connectionId: connection.id, ipnUrl: callbackUrl(config.publicUrl, connection) })}\n`);
   });

@@ -19,6 +19,7 @@ const EnvSchema = z.object({
   SHOPIFY_ADMIN_ORIGIN: z.url().optional(),
   PAYMENTO_API_ORIGIN: z.url().default('https://api.paymento.io'),
   PAYMENTO_GATEWAY_ORIGIN: z.url().default('https://app.paymento.io'),
+  CRYPTONOW_API_ORIGIN: z.url().default('https://cryptnow.io'),
   ALLOW_PRIVATE_URLS: bool.default(false),
   COINBRIDGE_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
   SEED_DEMO: bool.optional(),
@@ -44,6 +45,8 @@ export interface Config {
   encryptionKey: string | undefined;
   shopify: { apiKey: string | undefined; apiSecret: string | undefined; adminOrigin: string | undefined };
   paymento: { apiOrigin: string; gatewayOrigin: string };
+  /** CryptoNow's API (Crypto Checkout has none of its own: each merchant runs an instance). */
+  cryptonow: { apiOrigin: string };
   /** Deadline for one call to a gateway's API. */
   gatewayTimeoutMs: number;
   allowPrivateUrls: boolean;
@@ -61,6 +64,8 @@ export interface Config {
   adminSetupToken: string | undefined;
 }
 
+// CRYPTONOW_API_ORIGIN is not a seam: CryptoNow's API host is not in the public guide, so an
+// operator must be able to correct it in production.
 const TEST_SEAMS = ['SHOPIFY_ADMIN_ORIGIN', 'PAYMENTO_API_ORIGIN', 'PAYMENTO_GATEWAY_ORIGIN', 'ALLOW_PRIVATE_URLS'] as const;
 
 /** Validates the whole environment at once, so an operator sees every problem in one go. */
@@ -97,6 +102,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     encryptionKey: env.ENCRYPTION_KEY,
     shopify: { apiKey: env.SHOPIFY_API_KEY, apiSecret: env.SHOPIFY_API_SECRET, adminOrigin: env.SHOPIFY_ADMIN_ORIGIN },
     paymento: { apiOrigin: env.PAYMENTO_API_ORIGIN.replace(/\/+$/, ''), gatewayOrigin: env.PAYMENTO_GATEWAY_ORIGIN.replace(/\/+$/, '') },
+    cryptonow: { apiOrigin: env.CRYPTONOW_API_ORIGIN.replace(/\/+$/, '') },
     gatewayTimeoutMs: env.GATEWAY_TIMEOUT_MS,
     allowPrivateUrls: env.ALLOW_PRIVATE_URLS,
     logLevel: env.LOG_LEVEL,

@@ -9,11 +9,13 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import { withTransaction, type Database } from '../db/database.ts';
 import { findStore, updateStoreSettings } from '../db/stores-repo.ts';
 import { CoinbridgeError, InputError } from '../errors.ts';
+import type { GatewayRegistry } from '../gateways/registry.ts';
 import { readJsonObject } from '../http/body.ts';
 import { describeIssues, storable } from '../http/validation.ts';
 import { enqueueJob, type JobName, type JobWaker } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import { audit, canSeeStore, csrfProtection, requireStaff, type AdminDeps, type StaffPrincipal, type StaffRole } from './access.ts';
+import { chooseForStore, connectForStore, connectionViews, parseChoiceBody, parseConnectBody } from './gateways.ts';
 import { listAudit } from './queries/audit-log.ts';
 import { exportCsv } from './queries/export.ts';
 import { storesHealth } from './queries/health.ts';
@@ -22,7 +24,11 @@ import { findVisiblePayment, paymentDetail } from './queries/payment-detail.ts';
 import { searchPayments } from './queries/search.ts';
 import { Params, inScope, UUID } from './queries/sql.ts';
 
-export interface AdminApiDeps { db: Database; box: SecretBox; payments: PaymentService; waker: JobWaker; log: Logger; publicUrl: string; access: AdminDeps }
+export interface AdminApiDeps {
+  db: Database; box: SecretBox; payments: PaymentService; waker: JobWaker; log: Logger; publicUrl: string; access: AdminDeps;
+  /** For connecting gateways: proving new credentials and pointing the gateway's callbacks here. */
+  gateways: GatewayRegistry;
+}
 
 const BODY_LIMIT = 16 * 1024;
 const DECIDERS: StaffRole[] = ['merchant', 'operator'];
@@ -241,6 +247,57 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
       return merged;
     });
     ctx.body = { settings };
+  });
+
+  /** The store's id when the staff member may see it and it exists; 404 otherwise (also for malformed ids). */
+  const visibleStore = async (ctx: Koa.Context): Promise<string> => {
+    const id = String(ctx.params.id).toLowerCase();
+    if (!UUID.test(id) || !canSeeStore(staffOf(ctx), id) || !(await findStore(db.pool, id))) throw notFound('store');
+    return id;
+  };
+
+  router.get('/stores/:id/gateways', ...staff, async (ctx) => {
+    const id = await visibleStore(ctx);
+    ctx.body = { connections: await connectionViews(db.pool, id) };
+  });
+
+  router.post('/stores/:id/gateways', ...deciders, async (ctx) => {
+    const who = staffOf(ctx);
+    const id = await visibleStore(ctx);
+    const body = parseConnectBody(await readJsonObject(ctx, BODY_LIMIT));
+    // What is recorded of the request: never the keys, nor the instance URL (it may carry credentials).
+    const asked = { gateway: body.gateway, mode: body.mode, role: body.role };
+    let conn;
+    try {
+      // No transaction is held across the gateway calls that prove the credentials.
+      conn = await connectForStore({ db, box: deps.box, gateways: deps.gateways, publicUrl: deps.publicUrl, allowPrivateUrls: deps.access.config.allowPrivateUrls }, id, body,
+        (tx, saved) => audit(tx, who, { action: 'store.gateway.connect', storeId: id, details: { ...asked, outcome: 'ok', connectionId: saved.id } }));
+    } catch (err) {
+      // Our errors say what went wrong in words fit for the log; anything else is only named.
+      const e = err instanceof CoinbridgeError ? { code: err.code, message: err.message } : { code: 'error', message: 'unexpected error (see the server log)' };
+      await audit(db.pool, who, { action: 'store.gateway.connect', storeId: id, details: { ...asked, outcome: 'error', ...e } });
+      throw err;
+    }
+    deps.log.info({ storeId: id, by: who.email, gateway: conn.gateway, mode: conn.mode, role: body.role, connectionId: conn.id }, 'gateway connected from the console');
+    const connections = await connectionViews(db.pool, id);
+    ctx.status = 201;
+    ctx.body = { connection: connections.find((c) => c.id === conn.id) ?? null, connections };
+  });
+
+  router.put('/stores/:id/gateways', ...deciders, async (ctx) => {
+    const who = staffOf(ctx);
+    const id = await visibleStore(ctx);
+    // An optional `reason` beside the choice goes to the audit log, like the other actions' reasons.
+    const { reason, ...raw } = await readJsonObject(ctx, BODY_LIMIT);
+    const note = parseBody(ReasonBody, reason === undefined ? {} : { reason }).reason ?? null;
+    const choice = parseChoiceBody(raw);
+    await withTransaction(db.pool, async (tx) => {
+      // One choice at a time per store (the same lock the settings change takes).
+      await tx.query('SELECT id FROM stores WHERE id = $1 FOR UPDATE', [id]);
+      const change = await chooseForStore(tx, id, choice);
+      await audit(tx, who, { action: 'store.gateway.choose', storeId: id, note, details: change });
+    });
+    ctx.body = { connections: await connectionViews(db.pool, id) };
   });
 
   router.get('/audit', ...staff, async (ctx) => {

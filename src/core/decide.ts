@@ -119,6 +119,10 @@ function amountVerdict(fact: GatewayFact, settings: MerchantSettings, notes: str
   const expected = fact.crypto?.expected;
   const received = fact.crypto?.received;
   if (!expected || !received || expected.units === 0n) {
+    if (fact.amountJudgement === 'excess') {
+      notes.push('more than the required amount, by the gateway\'s own status (it returned no amounts)');
+      return 'excess';
+    }
     notes.push('amount confirmed by status only: the gateway returned no amounts');
     return 'exact';
   }

@@ -18,4 +18,9 @@ export interface GatewayFact {
   crypto?: { expected?: Decimal | undefined; received?: Decimal | undefined; coin?: string | undefined } | undefined;
   txHash?: string | undefined;
   network?: string | undefined;
+  /**
+   * The gateway's own judgement of the amount, for gateways that report no received amount but say
+   * "overpaid"/"underpaid" in their status (Crypto Checkout). Amounts, when present, still win.
+   */
+  amountJudgement?: 'exact' | 'short' | 'excess' | undefined;
 }

@@ -4,7 +4,7 @@ import { newPaymentRef } from '../crypto/api-keys.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { withTransaction, type Database } from '../db/database.ts';
 import { appendEvent, findLivePaymentForOrder, findPayment, toPayment, type PaymentRow } from '../db/payments-repo.ts';
-import { defaultConnection, findConnection, findStore, type Store } from '../db/stores-repo.ts';
+import { findConnection, findStore, servingConnections, type Store } from '../db/stores-repo.ts';
 import { CoinbridgeError, InputError, UpstreamError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import type { GatewayConnection } from '../gateways/types.ts';
@@ -33,6 +33,9 @@ export interface CreateOutcome {
 
 /** How long a creating request may hold an order before another request may take over. */
 const CLAIM_MS = 20_000;
+
+/** The connections that may create a store's payment, in order. */
+type Serving = { primary: GatewayConnection; fallback?: GatewayConnection };
 const WAIT_LIMIT_MS = 25_000;
 
 export type VerifyCause = { kind: 'callback'; inboxId: string } | { kind: 'reconcile' } | { kind: 'expiry' } | { kind: 'manual'; by: string };
@@ -66,8 +69,9 @@ export class PaymentService {
    * No transaction is held across the gateway call.
    */
   async create(store: Store, req: NewPaymentRequest, idempotencyKey: string | undefined): Promise<CreateOutcome> {
-    const connection = await defaultConnection(this.#db.pool, this.#box, store.id);
-    if (!connection) throw new InputError('no_gateway_connection', 'This store has no gateway connection yet; connect a gateway first.', 409);
+    const serving = await servingConnections(this.#db.pool, this.#box, store.id);
+    if (!serving) throw new InputError('no_gateway_connection', 'This store has no gateway connection yet; connect a gateway first.', 409);
+    const connection = serving.primary;
     const requestHash = hashRequest(req);
     const deadline = Date.now() + WAIT_LIMIT_MS;
 
@@ -75,14 +79,14 @@ export class PaymentService {
       if (idempotencyKey) {
         const prior = await this.#paymentForKey(store.id, idempotencyKey, requestHash, req);
         if (prior) {
-          const settled = await this.#settleOrWait(prior, connection, store, req, deadline);
+          const settled = await this.#settleOrWait(prior, serving, store, req, deadline);
           return { payment: settled, created: false };
         }
       }
       const claim = await this.#claimOrder(store, connection, req, requestHash, idempotencyKey);
       if (claim.kind === 'retry') continue;
       if (claim.kind === 'claimed') {
-        return { payment: await this.#callGateway(claim.payment, connection, store, req), created: true };
+        return { payment: await this.#callGateway(claim.payment, serving, store, req), created: true };
       }
       // The same order for the same money is the same payment, even when incidental details
       // differ (a return URL or email the other path built slightly differently): a store's
@@ -93,7 +97,7 @@ export class PaymentService {
           `Order ${req.orderId} already has payment ${claim.payment.id} for a different amount or currency; fetch it with GET /v1/payments/${claim.payment.id}.`,
           409, { paymentId: claim.payment.id });
       }
-      const settled = await this.#settleOrWait(claim.payment, connection, store, req, deadline);
+      const settled = await this.#settleOrWait(claim.payment, serving, store, req, deadline);
       return { payment: settled, created: false };
     }
   }
@@ -145,7 +149,7 @@ export class PaymentService {
   }
 
   /** Waits for whoever is creating the payment, or takes over once its claim has lapsed. */
-  async #settleOrWait(payment: PaymentRow, connection: GatewayConnection, store: Store, req: NewPaymentRequest, deadline: number): Promise<PaymentRow> {
+  async #settleOrWait(payment: PaymentRow, serving: Serving, store: Store, req: NewPaymentRequest, deadline: number): Promise<PaymentRow> {
     let current = payment;
     let pause = 10;
     while (current.status === 'initiating') {
@@ -153,7 +157,7 @@ export class PaymentService {
         `UPDATE payments SET claimed_until = now() + $2 * interval '1 millisecond' WHERE id = $1 AND status = 'initiating' AND claimed_until < now() RETURNING *`,
         [current.id, CLAIM_MS],
       );
-      if (rows[0]) return this.#callGateway(toPayment(rows[0]), connection, store, req);
+      if (rows[0]) return this.#callGateway(toPayment(rows[0]), serving, store, req);
       if (Date.now() > deadline) {
         throw new CoinbridgeError('payment_in_progress', 'The payment for this order is still being created; retry the same request in a few seconds.', { status: 503, retryable: true });
       }
@@ -164,50 +168,82 @@ export class PaymentService {
     return current;
   }
 
-  async #callGateway(payment: PaymentRow, connection: GatewayConnection, store: Store, req: NewPaymentRequest): Promise<PaymentRow> {
+  /**
+   * Creates the payment at the store's default gateway; when that refuses or fails and the
+   * merchant enabled a fallback, at the fallback instead, so the shopper still gets a way to pay
+   * rather than an error page. The event log says why the fallback was used.
+   */
+  async #callGateway(payment: PaymentRow, serving: Serving, store: Store, req: NewPaymentRequest): Promise<PaymentRow> {
+    const first = await this.#createAt(payment, serving.primary, store, req);
+    if (first.ok) return first.payment;
+    if (!serving.fallback) return this.#giveUp(payment, store, first.error, first.retryable);
+    const fallback = serving.fallback;
+    // The first attempt may have used most of the claim; the fallback gets a whole one.
+    await this.#db.pool.query(`UPDATE payments SET claimed_until = now() + $2 * interval '1 millisecond' WHERE id = $1 AND status = 'initiating'`, [payment.id, CLAIM_MS]);
+    await appendEvent(this.#db.pool, { paymentId: payment.id, storeId: store.id, type: 'gateway.fallback',
+      cause: `default gateway ${serving.primary.gateway} ${first.retryable ? 'failed' : 'refused'} (${first.error.message}); trying fallback ${fallback.gateway}`,
+      data: { from: { connectionId: serving.primary.id, gateway: serving.primary.gateway }, to: { connectionId: fallback.id, gateway: fallback.gateway },
+        code: first.error.code ?? 'error', retryable: first.retryable } });
+    this.#log.warn({ paymentId: payment.id, from: serving.primary.gateway, to: fallback.gateway, code: first.error.code }, 'default gateway could not create the payment; using the fallback');
+    const second = await this.#createAt(payment, fallback, store, req);
+    if (second.ok) return second.payment;
+    // If either failure was transient, a retry may still succeed: never fail the payment for good then.
+    return this.#giveUp(payment, store, second.error, first.retryable || second.retryable);
+  }
+
+  /** One create call at one gateway; success is recorded with the connection that served it. */
+  async #createAt(payment: PaymentRow, connection: GatewayConnection, store: Store, req: NewPaymentRequest):
+    Promise<{ ok: true; payment: PaymentRow } | { ok: false; error: CoinbridgeError; retryable: boolean }> {
     const adapter = this.#gateways.adapterFor(connection);
     const started = Date.now();
+    let created: Awaited<ReturnType<typeof adapter.createPayment>>;
     try {
-      const created = await adapter.createPayment(connection, {
+      created = await adapter.createPayment(connection, {
         paymentId: payment.id, orderId: payment.orderId, amount: payment.amount, returnUrl: payment.returnUrl,
         customerEmail: payment.customerEmail ?? undefined, language: req.language, confirmationSpeed: store.settings.confirmationSpeed,
-      });
-      return await withTransaction(this.#db.pool, async (tx) => {
-        const { rows } = await tx.query(
-          `UPDATE payments SET status = 'created', gateway_payment_id = $2, checkout_url = $3, claimed_until = NULL, updated_at = now()
-           WHERE id = $1 AND status = 'initiating' RETURNING *`,
-          [payment.id, created.gatewayPaymentId, created.checkoutUrl],
-        );
-        if (!rows[0]) return (await findPayment(tx, payment.id))!; // someone who took over our lapsed claim finished first
-        const updated = toPayment(rows[0]);
-        await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'gateway.create', cause: 'create payment at gateway',
-          data: { gateway: connection.gateway, mode: connection.mode, gatewayPaymentId: created.gatewayPaymentId, ms: Date.now() - started, outcome: 'ok' } });
-        await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'transition', fromStatus: 'initiating', toStatus: 'created', cause: 'gateway accepted the payment' });
-        await enqueueJob(tx, { name: 'payment.expiry-check', data: { paymentId: payment.id }, runAt: new Date(updated.expiresAt.getTime() + 30_000) });
-        this.#metrics.transition('created');
-        return updated;
       });
     } catch (err) {
       const e = err as CoinbridgeError;
       await appendEvent(this.#db.pool, { paymentId: payment.id, storeId: store.id, type: 'gateway.create', cause: 'create payment at gateway',
-        data: { gateway: connection.gateway, mode: connection.mode, ms: Date.now() - started, outcome: 'error', code: e.code ?? 'error', message: e.message } });
-      if (e instanceof UpstreamError || e.retryable) {
-        // The gateway may or may not have made it; leave the claim to lapse so a retry of the
-        // same request tries again, and tell the caller to retry.
-        await this.#db.pool.query('UPDATE payments SET claimed_until = now() WHERE id = $1 AND status = $2', [payment.id, 'initiating']);
-        throw new CoinbridgeError('gateway_unavailable', `The payment gateway is not answering (${e.message}); retry the same request shortly.`, { status: 503, retryable: true, cause: err });
-      }
-      await withTransaction(this.#db.pool, async (tx) => {
-        const { rowCount } = await tx.query(`UPDATE payments SET status = 'failed', failure_reason = $2, claimed_until = NULL, updated_at = now() WHERE id = $1 AND status = 'initiating'`,
-          [payment.id, e.message]);
-        if (rowCount) {
-          await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'transition', fromStatus: 'initiating', toStatus: 'failed', cause: e.message });
-          this.#metrics.transition('failed');
-        }
-      });
-      throw new CoinbridgeError('gateway_refused', `The payment gateway refused this payment: ${e.message}. Check the store's gateway connection, then send the request again with a new Idempotency-Key.`,
-        { status: 502, cause: err, details: { paymentId: payment.id } });
+        data: { gateway: connection.gateway, mode: connection.mode, connectionId: connection.id, ms: Date.now() - started, outcome: 'error', code: e.code ?? 'error', message: e.message } });
+      return { ok: false, error: e, retryable: e instanceof UpstreamError || e.retryable === true };
     }
+    const updated = await withTransaction(this.#db.pool, async (tx) => {
+      const { rows } = await tx.query(
+        `UPDATE payments SET status = 'created', gateway_payment_id = $2, checkout_url = $3, connection_id = $4, claimed_until = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'initiating' RETURNING *`,
+        [payment.id, created.gatewayPaymentId, created.checkoutUrl, connection.id],
+      );
+      if (!rows[0]) return (await findPayment(tx, payment.id))!; // someone who took over our lapsed claim finished first
+      const row = toPayment(rows[0]);
+      await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'gateway.create', cause: 'create payment at gateway',
+        data: { gateway: connection.gateway, mode: connection.mode, connectionId: connection.id, gatewayPaymentId: created.gatewayPaymentId, ms: Date.now() - started, outcome: 'ok' } });
+      await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'transition', fromStatus: 'initiating', toStatus: 'created',
+        cause: `gateway ${connection.gateway} accepted the payment` });
+      await enqueueJob(tx, { name: 'payment.expiry-check', data: { paymentId: payment.id }, runAt: new Date(row.expiresAt.getTime() + 30_000) });
+      this.#metrics.transition('created');
+      return row;
+    });
+    return { ok: true, payment: updated };
+  }
+
+  async #giveUp(payment: PaymentRow, store: Store, e: CoinbridgeError, retryable: boolean): Promise<never> {
+    if (retryable) {
+      // The gateway may or may not have made it; leave the claim to lapse so a retry of the
+      // same request tries again, and tell the caller to retry.
+      await this.#db.pool.query('UPDATE payments SET claimed_until = now() WHERE id = $1 AND status = $2', [payment.id, 'initiating']);
+      throw new CoinbridgeError('gateway_unavailable', `The payment gateway is not answering (${e.message}); retry the same request shortly.`, { status: 503, retryable: true, cause: e });
+    }
+    await withTransaction(this.#db.pool, async (tx) => {
+      const { rowCount } = await tx.query(`UPDATE payments SET status = 'failed', failure_reason = $2, claimed_until = NULL, updated_at = now() WHERE id = $1 AND status = 'initiating'`,
+        [payment.id, e.message]);
+      if (rowCount) {
+        await appendEvent(tx, { paymentId: payment.id, storeId: store.id, type: 'transition', fromStatus: 'initiating', toStatus: 'failed', cause: e.message });
+        this.#metrics.transition('failed');
+      }
+    });
+    throw new CoinbridgeError('gateway_refused', `The payment gateway refused this payment: ${e.message}. Check the store's gateway connection, then send the request again with a new Idempotency-Key.`,
+      { status: 502, cause: e, details: { paymentId: payment.id } });
   }
 
   /**

@@ -48,12 +48,17 @@ export async function storeForApiKey(q: Queryable, key: string): Promise<Store |
 
 export async function insertConnection(
   q: Queryable, box: SecretBox,
-  input: { storeId: string; gateway: GatewayName; mode: ConnectionMode; credentials: GatewayCredentials; id?: string },
+  input: { storeId: string; gateway: GatewayName; mode: ConnectionMode; credentials: GatewayCredentials; id?: string; role?: 'default' | 'fallback' | 'extra' },
 ): Promise<GatewayConnection> {
-  await q.query('UPDATE gateway_connections SET is_default = false WHERE store_id = $1 AND is_default', [input.storeId]);
+  // A store's first connection is its default whatever was asked: a store must be able to take payments.
+  const { rows: current } = await q.query('SELECT 1 FROM gateway_connections WHERE store_id = $1 AND is_default', [input.storeId]);
+  const role = current.length === 0 ? 'default' : (input.role ?? 'default');
+  if (role === 'default') await q.query('UPDATE gateway_connections SET is_default = false WHERE store_id = $1 AND is_default', [input.storeId]);
+  if (role === 'fallback') await q.query('UPDATE gateway_connections SET is_fallback = false WHERE store_id = $1 AND is_fallback', [input.storeId]);
   const { rows } = await q.query(
-    'INSERT INTO gateway_connections (id, store_id, gateway, mode, credentials) VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5) RETURNING id',
-    [input.id ?? null, input.storeId, input.gateway, input.mode, box.sealJson(input.credentials)],
+    `INSERT INTO gateway_connections (id, store_id, gateway, mode, credentials, is_default, is_fallback)
+     VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7) RETURNING id`,
+    [input.id ?? null, input.storeId, input.gateway, input.mode, box.sealJson(input.credentials), role === 'default', role === 'fallback'],
   );
   return { id: rows[0].id, storeId: input.storeId, gateway: input.gateway, mode: input.mode, credentials: input.credentials };
 }
@@ -70,4 +75,34 @@ export async function findConnection(q: Queryable, box: SecretBox, id: string): 
 export async function defaultConnection(q: Queryable, box: SecretBox, storeId: string): Promise<GatewayConnection | undefined> {
   const { rows } = await q.query('SELECT * FROM gateway_connections WHERE store_id = $1 AND is_default', [storeId]);
   return rows[0] ? toConnection(rows[0], box) : undefined;
+}
+
+/** The store's default connection, then its fallback if the merchant enabled one. */
+export async function servingConnections(q: Queryable, box: SecretBox, storeId: string): Promise<{ primary: GatewayConnection; fallback?: GatewayConnection } | undefined> {
+  const { rows } = await q.query(
+    'SELECT * FROM gateway_connections WHERE store_id = $1 AND (is_default OR is_fallback) AND disabled_at IS NULL ORDER BY is_default DESC', [storeId]);
+  const primary = rows.find((r) => r.is_default);
+  if (!primary) return undefined;
+  const fallback = rows.find((r) => r.is_fallback);
+  return { primary: toConnection(primary, box), ...(fallback ? { fallback: toConnection(fallback, box) } : {}) };
+}
+
+/** What the merchant sees of a store's connections: never the credentials. */
+export interface ConnectionSummary {
+  id: string;
+  gateway: GatewayName;
+  mode: ConnectionMode;
+  role: 'default' | 'fallback' | 'extra';
+  createdAt: Date;
+  rejectedCallbacks: number;
+}
+
+export async function listConnections(q: Queryable, storeId: string): Promise<ConnectionSummary[]> {
+  const { rows } = await q.query(
+    `SELECT id, gateway, mode, is_default, is_fallback, created_at, rejected_callbacks FROM gateway_connections
+     WHERE store_id = $1 AND disabled_at IS NULL ORDER BY is_default DESC, is_fallback DESC, created_at DESC`, [storeId]);
+  return rows.map((r) => ({
+    id: r.id, gateway: r.gateway, mode: r.mode, role: r.is_default ? 'default' : r.is_fallback ? 'fallback' : 'extra',
+    createdAt: r.created_at, rejectedCallbacks: Number(r.rejected_callbacks),
+  }));
 }

@@ -5,6 +5,8 @@ export interface JsonCall {
   url: string;
   headers?: Record<string, string>;
   body?: unknown;
+  /** Already-serialised JSON, sent byte for byte (for gateways that sign the exact request body). */
+  rawBody?: string;
   timeoutMs?: number;
   /** Names the upstream in error messages ("Paymento"). */
   upstream: string;
@@ -27,8 +29,8 @@ export async function callJson<T>(call: JsonCall): Promise<T> {
   try {
     res = await fetch(call.url, {
       method: call.method,
-      headers: { accept: 'application/json', ...(call.body === undefined ? {} : { 'content-type': 'application/json' }), ...call.headers },
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
+      headers: { accept: 'application/json', ...(call.body === undefined && call.rawBody === undefined ? {} : { 'content-type': 'application/json' }), ...call.headers },
+      body: call.rawBody ?? (call.body === undefined ? undefined : JSON.stringify(call.body)),
       signal: AbortSignal.timeout(call.timeoutMs ?? 10_000),
       redirect: 'error',
     });

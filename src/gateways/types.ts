@@ -1,13 +1,20 @@
 import type { GatewayFact, ReportedStatus } from '../core/gateway-facts.ts';
 import type { Money } from '../core/money.ts';
 
-export type GatewayName = 'paymento';
+export const GATEWAY_NAMES = ['paymento', 'crypto-checkout', 'cryptonow'] as const;
+export type GatewayName = (typeof GATEWAY_NAMES)[number];
 export type ConnectionMode = 'live' | 'sandbox';
 
 export interface GatewayCredentials {
+  /** Paymento `Api-Key`; Crypto Checkout `ck_test_…`/`ck_live_…`; CryptoNow public key (`X-Public-Key`). */
   apiKey: string;
-  /** Shared secret the gateway signs callbacks with. */
+  /**
+   * The secret callbacks are signed with: Paymento IPN secret; Crypto Checkout webhook secret;
+   * CryptoNow private key (which also signs every API request).
+   */
   ipnSecret: string;
+  /** Self-hosted gateways (Crypto Checkout): the merchant's own instance, e.g. https://pay.example.com. */
+  apiOrigin?: string | undefined;
 }
 
 export interface GatewayConnection {
@@ -45,7 +52,8 @@ export interface CallbackHint {
   orderId?: string | undefined;
 }
 
-export type CallbackRejection = 'missing_signature' | 'bad_signature' | 'malformed_body';
+/** `stale_signature`: signed correctly, but its timestamp is outside the gateway's tolerance (a replay or a wrong clock). */
+export type CallbackRejection = 'missing_signature' | 'bad_signature' | 'stale_signature' | 'malformed_body';
 
 export type CallbackVerdict =
   | { ok: true; hint: CallbackHint }
@@ -61,6 +69,9 @@ export interface GatewayCapabilities {
   /** The gateway dedupes creation on our idempotency key. */
   idempotentCreate: boolean;
 }
+
+/** Where an adapter sends its API calls for one connection (live origin, the merchant's instance, or the built-in sandbox). */
+export type OriginFor = (conn: GatewayConnection) => string;
 
 /**
  * One interface, many gateways. Adapters translate; the payment core decides. Every adapter

@@ -94,6 +94,10 @@ describe('support console in a real browser', () => {
     const rows = page.locator('#results tbody tr');
     assert.equal(await rows.count(), 1);
     assert.match(await rows.first().innerText(), /review/);
+    const headers = await page.locator('#results thead th').allInnerTexts();
+    const gatewayColumn = headers.indexOf('Gateway');
+    assert.ok(gatewayColumn >= 0, `a gateway column (${headers.join(', ')})`);
+    assert.equal(await rows.first().locator('td').nth(gatewayColumn).innerText(), 'paymento (sandbox)', 'the gateway that served the payment');
     const exportHref = await page.locator('#export').getAttribute('href');
     assert.match(exportHref!, /^\/v1\/admin\/export\.csv/);
     await page.screenshot({ path: path.join(RESULTS, 'admin-search.png'), fullPage: true });
@@ -107,6 +111,8 @@ describe('support console in a real browser', () => {
     assert.match((await orderLink.getAttribute('rel'))!, /noopener/);
     assert.equal(await orderLink.getAttribute('href'), `https://${ALPHA}/admin/orders/${order.id.split('/').pop()}`);
     assert.match(await page.locator('#t-pay').locator('..').innerText(), new RegExp(txHash));
+    assert.equal(await page.locator('#served-by').innerText(), 'Served by paymento (sandbox)');
+    assert.equal(await page.locator('#fallback').count(), 0, 'the default served it: no fallback line');
 
     // The timeline: oldest first; the gateway's callbacks with their raw bodies; the move to review.
     const times = await page.locator('#timeline > li > .tl-head > time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime')!));
@@ -247,6 +253,85 @@ describe('support console in a real browser', () => {
     assert.equal((await api.request('GET', `/v1/admin/payments/${payment.id}`)).status, 404);
     const search = await api.request('GET', `/v1/admin/search?storeId=${betaStore}`);
     assert.deepEqual(search.status === 200 ? search.body.items : [], []);
+    await context.close();
+  });
+
+  it('gateways on the health page: connect CryptoNow as fallback, choose it as default; an EUR order falls back to Paymento and says so', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy|Refused/i.test(m.text())) errors.push(m.text()); });
+    await uiSignIn(page, s.t.url, merchantA, '/admin/health');
+    const panel = page.locator(`#gw-panel-${alphaStore}`);
+    assert.ok(await panel.isVisible(), 'the store card has its gateway panel, open');
+    const table = panel.locator('table tbody tr');
+    assert.equal(await table.count(), 1);
+    assert.match(await table.first().innerText(), /Paymento[\s\S]*sandbox[\s\S]*Default/);
+
+    // The form asks only for what the chosen gateway and mode need.
+    const connect = panel.locator('form.gw-form').last();
+    const gateway = connect.getByLabel('Gateway', { exact: true });
+    const mode = connect.getByLabel('Mode', { exact: true });
+    assert.equal(await connect.locator('input[type=password]').first().isVisible(), false, 'no keys for a sandbox');
+    await mode.selectOption('live');
+    await gateway.selectOption('cryptonow');
+    assert.ok(await connect.getByLabel('Public key').isVisible(), "CryptoNow's own words for its keys");
+    assert.ok(await connect.getByLabel('Private key').isVisible());
+    assert.equal(await connect.getByLabel('Instance URL').isVisible(), false);
+    await gateway.selectOption('crypto-checkout');
+    assert.ok(await connect.getByLabel('Instance URL').isVisible(), 'Crypto Checkout is self-hosted');
+    await gateway.selectOption('cryptonow');
+    await mode.selectOption('sandbox');
+    await connect.getByLabel('Use it as').selectOption('fallback');
+    await connect.getByRole('button', { name: 'Connect gateway' }).click();
+    await liveText(page, /CryptoNow connected \(sandbox\); role: Fallback/);
+    assert.equal(await table.count(), 2);
+    assert.match(await table.nth(1).innerText(), /CryptoNow[\s\S]*Fallback/);
+    assert.equal(await page.locator(`#fb-now-${alphaStore}`).innerText(), 'cryptonow (sandbox)');
+
+    const api = await signIn(s.t, merchantA.email, merchantA.password);
+    const connections = (await api.request('GET', `/v1/admin/stores/${alphaStore}/gateways`)).body.connections as { id: string; gateway: string }[];
+    const byGateway = Object.fromEntries(connections.map((c) => [c.gateway, c.id]));
+    const choose = panel.locator('form.gw-form').first();
+    await choose.getByLabel('Default gateway').selectOption(byGateway.cryptonow!);
+    await choose.getByLabel('Fallback gateway').selectOption(byGateway.paymento!);
+    await choose.getByRole('button', { name: 'Save choice' }).click();
+    await liveText(page, /Saved: cryptonow default, paymento as fallback/);
+    assert.equal(await page.locator(`#gw-now-${alphaStore}`).innerText(), 'cryptonow (sandbox)');
+    // The same connection twice: the server's reason is shown under the form.
+    await choose.getByLabel('Fallback gateway').selectOption(byGateway.cryptonow!);
+    await choose.getByRole('button', { name: 'Save choice' }).click();
+    await liveText(page, /failed: The fallback gateway must be a different connection/);
+    assert.match(await choose.locator('[role=alert]').innerText(), /must be a different connection/);
+    await page.screenshot({ path: path.join(RESULTS, 'admin-gateways.png'), fullPage: true });
+
+    // CryptoNow takes USD only: an EUR order is refused by the default and served by the fallback.
+    const order = await placeOrder(s, ALPHA, { total: '15.00', currency: 'EUR' });
+    const payment = await paymentForOrder(s, order.id, 'created');
+    await page.goto(`${s.t.url}/admin?q=${encodeURIComponent(order.name)}`);
+    await ready(page);
+    const headers = await page.locator('#results thead th').allInnerTexts();
+    assert.equal(await page.locator('#results tbody tr').first().locator('td').nth(headers.indexOf('Gateway')).innerText(), 'paymento (sandbox)');
+    await page.goto(`${s.t.url}/admin/payments/${payment.id}`);
+    await ready(page);
+    assert.equal(await page.locator('#served-by').innerText(), 'Served by paymento (sandbox)');
+    assert.match(await page.locator('#fallback').innerText(), /^Fallback from cryptonow: .*USD/);
+    assert.match(await page.locator('#timeline').innerText(), /gateway\.fallback/);
+    await page.screenshot({ path: path.join(RESULTS, 'admin-payment-fallback.png') });
+
+    // A support account sees the connections, and no form to change them.
+    const supportContext = await browser.newContext();
+    const supportPage = await supportContext.newPage();
+    await uiSignIn(supportPage, s.t.url, support, '/admin/health');
+    const supportPanel = supportPage.locator(`#gw-panel-${alphaStore}`);
+    assert.equal(await supportPanel.locator('table tbody tr').count(), 2);
+    assert.equal(await supportPanel.locator('form').count(), 0);
+    await supportContext.close();
+
+    assert.deepEqual(errors, [], 'no script errors or CSP refusals');
+    // Back to Paymento alone for the other tests (they press the Paymento sandbox's buttons).
+    assert.equal((await api.request('PUT', `/v1/admin/stores/${alphaStore}/gateways`, { defaultId: byGateway.paymento, fallbackId: null })).status, 200);
     await context.close();
   });
 

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ReportedStatus } from '../../src/core/gateway-facts.ts';
 import { compareRatio, parseAmount, parseCurrency, type Money } from '../../src/core/money.ts';
-import type { CallbackVerdict, CreatePaymentInput, GatewayAdapter, GatewayConnection } from '../../src/gateways/types.ts';
+import type { CallbackRejection, CallbackVerdict, CreatePaymentInput, GatewayAdapter, GatewayConnection } from '../../src/gateways/types.ts';
 
-export type Situation = 'pending' | 'confirming' | 'underpaid' | 'paid' | 'overpaid' | 'expired' | 'cancelled' | 'rejected';
+export type Situation = 'pending' | 'confirming' | 'underpaid' | 'paid' | 'overpaid' | 'paid_late' | 'expired' | 'cancelled' | 'rejected';
 
 export interface ConformanceTarget {
   adapter: GatewayAdapter;
@@ -27,20 +27,46 @@ export interface ConformanceTarget {
   driver: {
     /** Moves the payment at the gateway to a canonical situation, WITHOUT sending a callback. */
     settle(gatewayPaymentId: string, situation: Situation): Promise<void>;
-    /** A callback body + headers exactly as the gateway would sign it, for the given situation. */
-    signedCallback(gatewayPaymentId: string, situation: Situation): Promise<{ rawBody: Buffer; headers: Record<string, string> }>;
+    /**
+     * A callback body + headers exactly as the gateway would sign it, for the given situation.
+     * `signedAt` (gateways with signatureTimestamps) backdates or postdates the signature.
+     */
+    signedCallback(gatewayPaymentId: string, situation: Situation, opts?: { signedAt?: Date }): Promise<{ rawBody: Buffer; headers: Record<string, string> }>;
+    /**
+     * Gateways that rotate callback secrets: a callback signed during a rotation. 'both' carries
+     * signatures from the old secret and from the connection's current one; 'old-only' only the old.
+     */
+    rotatedCallback?(gatewayPaymentId: string, situation: Situation, which: 'both' | 'old-only'): Promise<{ rawBody: Buffer; headers: Record<string, string> }>;
     /** Next `count` status calls fail with 5xx / time out. */
     failStatus(count: number, mode: '500' | 'timeout'): Promise<void>;
+    /** Next `count` create calls fail with 5xx / time out. */
+    failCreate?(count: number, mode: '500' | 'timeout'): Promise<void>;
   };
   close(): Promise<void>;
 }
 
 export const SITUATIONS: readonly Situation[] = ['pending', 'confirming', 'underpaid', 'paid', 'overpaid', 'expired', 'cancelled', 'rejected'];
 
+/** What a gateway can do at all, known before its target is set up (tests are registered from it). */
+export interface ConformanceTraits {
+  /** The situations this gateway can express (default: SITUATIONS). */
+  situations?: readonly Situation[];
+  /** Callback signatures carry a timestamp, refused beyond this many seconds of skew. */
+  signatureToleranceSeconds?: number;
+  /** Several signatures may be sent during a secret rotation (the driver implements rotatedCallback). */
+  rotation?: boolean;
+  /** The driver can make create calls fail (failCreate). */
+  failCreate?: boolean;
+  /** The gateway dedupes creation on Coinbridge's idempotency key (must match adapter.capabilities). */
+  idempotentCreate?: boolean;
+  /** Callback signatures are plain hex (either case must verify). */
+  hexSignatures?: boolean;
+}
+
 /** What getStatus (and a callback hint) must report for each situation. Overpaid is still paid. */
 export const EXPECTED_REPORT: Readonly<Record<Situation, ReportedStatus>> = {
   pending: 'pending', confirming: 'confirming', underpaid: 'underpaid', paid: 'paid',
-  overpaid: 'paid', expired: 'expired', cancelled: 'cancelled', rejected: 'rejected',
+  overpaid: 'paid', paid_late: 'paid', expired: 'expired', cancelled: 'cancelled', rejected: 'rejected',
 };
 
 const REPORTED: ReadonlySet<string> = new Set<ReportedStatus>(['created', 'pending', 'confirming', 'underpaid', 'paid', 'expired', 'cancelled', 'rejected', 'unknown']);
@@ -89,7 +115,7 @@ function flipLast(value: string): string {
   return value.slice(0, -1) + replacement;
 }
 
-function assertRejected(verdict: CallbackVerdict, reason: 'missing_signature' | 'bad_signature' | 'malformed_body', what: string): void {
+function assertRejected(verdict: CallbackVerdict, reason: CallbackRejection, what: string): void {
   assert.equal(verdict.ok, false, `${what} must be rejected`);
   if (!verdict.ok) assert.equal(verdict.reason, reason, `${what}: ${verdict.message}`);
 }
@@ -113,7 +139,8 @@ async function assertFinalRejection(promise: Promise<unknown>, what: string): Pr
   });
 }
 
-export function runGatewayConformance(label: string, setup: () => Promise<ConformanceTarget>): void {
+export function runGatewayConformance(label: string, setup: () => Promise<ConformanceTarget>, traits: ConformanceTraits = {}): void {
+  const situations = traits.situations ?? SITUATIONS;
   describe(label, () => {
     let target: ConformanceTarget | undefined;
     const t = (): ConformanceTarget => {
@@ -144,6 +171,36 @@ export function runGatewayConformance(label: string, setup: () => Promise<Confor
         assert.notEqual(a.id, b.id);
       });
 
+      it('declares its creation semantics truthfully', () => {
+        assert.equal(t().adapter.capabilities.idempotentCreate, traits.idempotentCreate === true,
+          'traits.idempotentCreate must match adapter.capabilities.idempotentCreate (the payment core relies on it)');
+      });
+
+      if (traits.idempotentCreate) {
+        it('re-creating with the same input gives the same payment (the gateway dedupes creation)', async () => {
+          const input = paymentInput();
+          const a = await t().adapter.createPayment(t().connection, input);
+          const b = await t().adapter.createPayment(t().connection, { ...input });
+          assert.equal(b.gatewayPaymentId, a.gatewayPaymentId);
+          const other = await t().adapter.createPayment(t().connection, paymentInput());
+          assert.notEqual(other.gatewayPaymentId, a.gatewayPaymentId, 'another order must get another payment');
+        });
+      }
+
+      if (traits.failCreate) {
+        for (const mode of ['500', 'timeout'] as const) {
+          it(`turns a ${mode === '500' ? '5xx' : 'hanging gateway'} on create into a retryable error, and recovers`, { timeout: 30_000 }, async () => {
+            const driver = t().driver;
+            assert.ok(driver.failCreate, 'traits.failCreate needs driver.failCreate');
+            await driver.failCreate(1, mode);
+            const input = paymentInput();
+            await assertRetryableRejection(t().adapter.createPayment(t().connection, input), `createPayment during a ${mode}`);
+            const created = await t().adapter.createPayment(t().connection, input);
+            assert.ok(created.gatewayPaymentId.length > 0);
+          });
+        }
+      }
+
       it('refuses bad credentials with a final (non-retryable) error', async () => {
         await assertFinalRejection(t().adapter.createPayment(t().badConnection, paymentInput()), 'createPayment with a wrong API key');
       });
@@ -158,7 +215,7 @@ export function runGatewayConformance(label: string, setup: () => Promise<Confor
         assert.equal(fact.orderId, input.orderId);
       });
 
-      for (const situation of SITUATIONS) {
+      for (const situation of situations) {
         const expected = EXPECTED_REPORT[situation];
         it(`settled ${situation} → reports '${expected}'`, async () => {
           const { input, id } = await create();
@@ -239,7 +296,7 @@ export function runGatewayConformance(label: string, setup: () => Promise<Confor
 
       it('maps every situation in a callback the same way getStatus does', async () => {
         const { id } = await create();
-        for (const situation of SITUATIONS) {
+        for (const situation of situations) {
           const cb = await t().driver.signedCallback(id, situation);
           const verdict = parse(t().connection, cb.rawBody, asReceived(cb.headers));
           assertAccepted(verdict, `signed ${situation} callback`);
@@ -256,9 +313,11 @@ export function runGatewayConformance(label: string, setup: () => Promise<Confor
         assertAccepted(second, 'second delivery');
         assert.equal(first.hint.dedupeKey, second.hint.dedupeKey);
 
-        const other = await t().driver.signedCallback(id, 'confirming');
+        const otherSituation = situations.find((x) => EXPECTED_REPORT[x] !== 'paid');
+        assert.ok(otherSituation, 'the gateway expresses no situation besides paid');
+        const other = await t().driver.signedCallback(id, otherSituation);
         const third = parse(t().connection, other.rawBody, asReceived(other.headers));
-        assertAccepted(third, 'confirming callback');
+        assertAccepted(third, `${otherSituation} callback`);
         assert.notEqual(third.hint.dedupeKey, first.hint.dedupeKey);
       });
 
@@ -294,18 +353,56 @@ export function runGatewayConformance(label: string, setup: () => Promise<Confor
         assertRejected(parse(t().badConnection, rawBody, headers), 'bad_signature', 'signature from another secret');
       });
 
-      it('accepts hex signatures in upper- and lower-case', async (ctx) => {
-        const { rawBody, headers, sigNames } = await signed();
-        if (!sigNames.every((n) => /^[0-9a-fA-F]+$/.test(headers[n]!))) {
-          ctx.skip('this gateway signature is not plain hex');
-          return;
-        }
-        for (const transform of [(s: string) => s.toUpperCase(), (s: string) => s.toLowerCase()]) {
-          const variant = { ...headers };
-          for (const name of sigNames) variant[name] = transform(variant[name]!);
-          assertAccepted(parse(t().connection, rawBody, variant), `signature ${transform('aB')}-cased`);
-        }
-      });
+      if (traits.signatureToleranceSeconds !== undefined) {
+        const tolerance = traits.signatureToleranceSeconds;
+        const at = (offsetSeconds: number) => new Date(Date.now() + offsetSeconds * 1000);
+        it(`rejects a signature older than ${tolerance} s as 'stale_signature' (a replay)`, async () => {
+          const { id } = await create();
+          const cb = await t().driver.signedCallback(id, 'paid', { signedAt: at(-(tolerance + 60)) });
+          assertRejected(parse(t().connection, cb.rawBody, asReceived(cb.headers)), 'stale_signature', 'old signature');
+        });
+        it(`rejects a signature dated more than ${tolerance} s ahead as 'stale_signature'`, async () => {
+          const { id } = await create();
+          const cb = await t().driver.signedCallback(id, 'paid', { signedAt: at(tolerance + 60) });
+          assertRejected(parse(t().connection, cb.rawBody, asReceived(cb.headers)), 'stale_signature', 'future signature');
+        });
+        it('accepts a signature inside the tolerance either way (clock skew)', async () => {
+          const { id } = await create();
+          for (const offset of [-(tolerance - 30), tolerance - 30]) {
+            const cb = await t().driver.signedCallback(id, 'paid', { signedAt: at(offset) });
+            assertAccepted(parse(t().connection, cb.rawBody, asReceived(cb.headers)), `signature ${offset} s off`);
+          }
+        });
+        it("a stale timestamp does not rescue a forged signature: 'bad_signature' is checked first", async () => {
+          const { id } = await create();
+          const cb = await t().driver.signedCallback(id, 'paid', { signedAt: at(-(tolerance + 60)) });
+          assertRejected(parse(t().badConnection, cb.rawBody, asReceived(cb.headers)), 'bad_signature', 'stale and forged');
+        });
+      }
+
+      if (traits.rotation) {
+        it('accepts a callback during a secret rotation when one of its signatures is from the current secret', async () => {
+          const { id } = await create();
+          const driver = t().driver;
+          assert.ok(driver.rotatedCallback, 'traits.rotation needs driver.rotatedCallback');
+          const both = await driver.rotatedCallback(id, 'paid', 'both');
+          assertAccepted(parse(t().connection, both.rawBody, asReceived(both.headers)), 'old + current signatures');
+          const oldOnly = await driver.rotatedCallback(id, 'paid', 'old-only');
+          assertRejected(parse(t().connection, oldOnly.rawBody, asReceived(oldOnly.headers)), 'bad_signature', 'only the retired secret');
+        });
+      }
+
+      if (traits.hexSignatures) {
+        it('accepts hex signatures in upper- and lower-case', async () => {
+          const { rawBody, headers, sigNames } = await signed();
+          assert.ok(sigNames.every((n) => /^[0-9a-fA-F]+$/.test(headers[n]!)), 'traits.hexSignatures, but the signature header is not plain hex');
+          for (const transform of [(s: string) => s.toUpperCase(), (s: string) => s.toLowerCase()]) {
+            const variant = { ...headers };
+            for (const name of sigNames) variant[name] = transform(variant[name]!);
+            assertAccepted(parse(t().connection, rawBody, variant), `signature ${transform('aB')}-cased`);
+          }
+        });
+      }
     });
 
     describe('connection', () => {

@@ -22,7 +22,7 @@ const DOCUMENTED: ReadonlyArray<readonly [number, ReportedStatus]> = [
 
 /** Paymento has no "overpaid" code: an overpayment is Paid with more received. */
 const STATUS_FOR: Record<Situation, number> = {
-  pending: 1, confirming: 3, underpaid: 2, paid: 7, overpaid: 7, expired: 4, cancelled: 5, rejected: 9,
+  pending: 1, confirming: 3, underpaid: 2, paid: 7, overpaid: 7, paid_late: 7, expired: 4, cancelled: 5, rejected: 9,
 };
 
 function scaled(amount: string, num: bigint, den: bigint): string {
@@ -73,8 +73,8 @@ async function paymentoTarget(verifyShape: VerifyShape): Promise<ConformanceTarg
   };
 }
 
-runGatewayConformance('Paymento adapter against the Paymento emulator (docs.paymento.io verify shape)', () => paymentoTarget('docs'));
-runGatewayConformance('Paymento adapter against the Paymento emulator (swagger verify shape)', () => paymentoTarget('swagger'));
+runGatewayConformance('Paymento adapter against the Paymento emulator (docs.paymento.io verify shape)', () => paymentoTarget('docs'), { hexSignatures: true });
+runGatewayConformance('Paymento adapter against the Paymento emulator (swagger verify shape)', () => paymentoTarget('swagger'), { hexSignatures: true });
 
 // ---------------------------------------------------------------------------------------------
 

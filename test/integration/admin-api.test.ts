@@ -382,13 +382,14 @@ describe('support console API', () => {
     assert.match(res.headers.get('content-disposition') ?? '', /^attachment; filename="coinbridge-payments-2025-03-01-2025-04-01\.csv"$/);
     const rows = parseCsv(await res.text());
     assert.deepEqual(rows[0], ['store', 'order', 'order_name', 'payment_ref', 'payment_id', 'status', 'amount', 'currency', 'crypto_coin', 'network',
-      'crypto_expected', 'crypto_received', 'tx_hash', 'created_at', 'updated_at']);
+      'crypto_expected', 'crypto_received', 'tx_hash', 'created_at', 'updated_at', 'gateway']);
 
     const { rows: db } = await t.app.db.pool.query(
       `SELECT s.name, p.order_id, coalesce(p.metadata ->> 'shopifyOrder', p.metadata ->> 'orderNumber') AS order_name, p.ref, p.id::text, p.status,
               to_char(p.amount_minor / 100.0, 'FM999999990.00') AS amount, p.currency, p.crypto_coin, p.network, p.crypto_expected, p.crypto_received, p.tx_hash,
-              to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at
-       FROM payments p JOIN stores s ON s.id = p.store_id
+              to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
+              gc.gateway
+       FROM payments p JOIN stores s ON s.id = p.store_id JOIN gateway_connections gc ON gc.id = p.connection_id
        WHERE p.store_id = $1 AND p.created_at >= '2025-03-01' AND p.created_at < '2025-04-01' ORDER BY p.created_at, p.id`, [store.id]);
     assert.equal(db.length, 24);
     assert.equal(rows.length - 1, db.length, 'one CSV row per payment');

@@ -17,11 +17,16 @@ describe('the demo store', () => {
   before(async () => { t = await startTestApp({ SEED_DEMO: 'true' }); });
   after(() => t?.close());
 
-  it('is seeded once with a sandbox connection and an API key file', async () => {
+  it('is seeded once with every gateway\'s sandbox (Paymento default, Crypto Checkout fallback) and an API key file', async () => {
     const key = (await fs.readFile(path.join(t.env.DATA_DIR!, 'demo-store-api-key.txt'), 'utf8')).trim();
     assert.match(key, /^cb_live_/);
-    const { rows } = await t.app.db.pool.query("SELECT s.name, c.mode FROM stores s JOIN gateway_connections c ON c.store_id = s.id");
-    assert.deepEqual(rows, [{ name: 'Coinbridge demo store', mode: 'sandbox' }]);
+    const { rows } = await t.app.db.pool.query(
+      'SELECT s.name, c.gateway, c.mode, c.is_default, c.is_fallback FROM stores s JOIN gateway_connections c ON c.store_id = s.id ORDER BY c.gateway');
+    assert.deepEqual(rows, [
+      { name: 'Coinbridge demo store', gateway: 'crypto-checkout', mode: 'sandbox', is_default: false, is_fallback: true },
+      { name: 'Coinbridge demo store', gateway: 'cryptonow', mode: 'sandbox', is_default: false, is_fallback: false },
+      { name: 'Coinbridge demo store', gateway: 'paymento', mode: 'sandbox', is_default: true, is_fallback: false },
+    ]);
     const created = await api(t, 'POST', '/v1/payments', { key, body: { orderId: 'DEMO-API-1', amount: '5.00', currency: 'EUR', returnUrl: 'https://shop.example/' } });
     assert.equal(created.status, 201);
   });

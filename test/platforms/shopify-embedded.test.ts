@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { saveShopifyApp } from '../../src/platforms/shopify/apps.ts';
+import { startPaymentoEmulator, type PaymentoEmulator } from '../emulators/paymento/server.ts';
 import { TEST_ENCRYPTION_KEY, api, sandboxAction, sandboxToken, waitFor, waitForStatus } from '../support/harness.ts';
 import { runCli } from '../support/process.ts';
 import { capturesOf, embedded, installShop, paymentForOrder, placeOrder, startWithShopify, type WithShopify } from '../support/shopify.ts';
@@ -18,18 +19,23 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64ur
 
 describe('Shopify embedded app and app registrations', () => {
   let s: WithShopify;
+  let paymento: PaymentoEmulator;
   let app2: { clientId: string; secret: string };
   const SHOP_A = 'alpha.myshopify.com';
   const SHOP_B = 'bravo.myshopify.com';
 
   before(async () => {
-    s = await startWithShopify();
+    // Live Paymento connections go to the emulator.
+    paymento = await startPaymentoEmulator({ verifyShape: 'docs' });
+    s = await startWithShopify({ env: { PAYMENTO_API_ORIGIN: paymento.origin, PAYMENTO_GATEWAY_ORIGIN: paymento.gatewayOrigin } });
     app2 = s.emu.addApp();
     await saveShopifyApp(s.t.app.db.pool, s.t.app.box, app2);
     await installShop(s, SHOP_A);
     await installShop(s, SHOP_B, { app: app2 });
   });
-  after(async () => { await s?.close(); });
+  after(async () => {
+    try { await s?.close(); } finally { await paymento?.close(); }
+  });
 
   const withToken = (token: string) => api(s.t, 'GET', '/shopify/app/api/settings', { headers: { authorization: `Bearer ${token}` } });
   const webhookFor = (shop: string, secret: string, webhookId = crypto.randomUUID()) => {
@@ -141,6 +147,66 @@ describe('Shopify embedded app and app registrations', () => {
     assert.equal(gw.status, 422);
     const test = await embedded(s, s.app, SHOP_A, 'POST', '/gateway/test');
     assert.deepEqual(test.body, { ok: true });
+  });
+
+  it('gateways: list, connect, choose default and fallback; recent payments say which gateway served each', async () => {
+    const SHOP = 'charlie.myshopify.com';
+    await installShop(s, SHOP);
+    const call = (method: string, path: string, body?: unknown) => embedded(s, s.app, SHOP, method, path, body);
+
+    const listed = await call('GET', '/gateways');
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.deepEqual(listed.body.connections.map((c: any) => [c.gateway, c.mode, c.role]), [['paymento', 'sandbox', 'default']],
+      'the old {mode: "sandbox"} body (installShop) means the Paymento sandbox as default');
+    const pay = listed.body.connections[0].id;
+
+    const added = await call('POST', '/gateway', { gateway: 'cryptonow', mode: 'sandbox', role: 'fallback' });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.deepEqual([added.body.connection.gateway, added.body.connection.mode, added.body.connection.role], ['cryptonow', 'sandbox', 'fallback']);
+    assert.deepEqual(added.body.connections.map((c: any) => c.role), ['default', 'fallback']);
+    const now = added.body.connection.id;
+    for (const c of added.body.connections) assert.deepEqual(Object.keys(c).sort(), ['createdAt', 'gateway', 'id', 'mode', 'rejectedCallbacks', 'role'], 'never a credential');
+
+    const unknownGateway = await call('POST', '/gateway', { gateway: 'bitpay', mode: 'sandbox' });
+    assert.deepEqual([unknownGateway.status, unknownGateway.body.error.code], [422, 'invalid_gateway']);
+    const same = await call('PUT', '/gateways', { defaultId: now, fallbackId: now });
+    assert.deepEqual([same.status, same.body.error.code], [422, 'fallback_is_default']);
+    const shopAConnection = (await embedded(s, s.app, SHOP_A, 'GET', '/gateways')).body.connections[0].id;
+    const foreign = await call('PUT', '/gateways', { defaultId: shopAConnection, fallbackId: null });
+    assert.deepEqual([foreign.status, foreign.body.error.code], [404, 'unknown_connection'], "another shop's connection cannot be chosen");
+
+    const chose = await call('PUT', '/gateways', { defaultId: now, fallbackId: pay });
+    assert.equal(chose.status, 200, JSON.stringify(chose.body));
+    assert.deepEqual(chose.body.connections.map((c: any) => [c.id, c.role]), [[now, 'default'], [pay, 'fallback']]);
+    assert.deepEqual((await call('GET', '/settings')).body.gateway, { gateway: 'cryptonow', mode: 'sandbox' });
+
+    // CryptoNow takes USD only: the EUR order is refused by the default and served by the fallback.
+    const usd = await placeOrder(s, SHOP, { total: '11.00' });
+    const usdPayment = await paymentForOrder(s, usd.id, 'created');
+    const eur = await placeOrder(s, SHOP, { total: '12.00', currency: 'EUR' });
+    const eurPayment = await paymentForOrder(s, eur.id, 'created');
+    const recent = await call('GET', '/payments');
+    assert.equal(recent.status, 200, JSON.stringify(recent.body));
+    assert.deepEqual(recent.body.payments.map((x: any) => [x.id, x.orderId, x.orderName, x.status, x.amount, x.currency, x.gateway, x.mode]), [
+      [eurPayment.id, eur.id, eur.name, 'created', '12.00', 'EUR', 'paymento', 'sandbox'],
+      [usdPayment.id, usd.id, usd.name, 'created', '11.00', 'USD', 'cryptonow', 'sandbox'],
+    ], 'newest first, each with the gateway that served it');
+    assert.ok(recent.body.payments.every((x: any) => !Number.isNaN(Date.parse(x.createdAt))));
+    const shopA = (await embedded(s, s.app, SHOP_A, 'GET', '/payments')).body.payments;
+    assert.ok(!shopA.some((x: any) => x.id === usdPayment.id || x.id === eurPayment.id), "another shop's payments are not listed");
+
+    // The old live body still means Paymento, as the default, proven against the gateway first.
+    const merchant = paymento.addMerchant();
+    const live = await call('POST', '/gateway', { mode: 'live', apiKey: merchant.apiKey, ipnSecret: merchant.secret });
+    assert.equal(live.status, 200, JSON.stringify(live.body));
+    assert.deepEqual(live.body.gateway, { gateway: 'paymento', mode: 'live' });
+    assert.equal(live.body.connection.role, 'default');
+    assert.ok(!JSON.stringify(live.body).includes(merchant.secret) && !JSON.stringify(live.body).includes(merchant.apiKey));
+    const wrong = await call('POST', '/gateway', { mode: 'live', apiKey: 'NOT-A-REAL-KEY-123', ipnSecret: 'not-a-real-secret' });
+    assert.deepEqual([wrong.status, wrong.body.error.code], [422, 'gateway_connection_refused']);
+    assert.match(wrong.body.error.message, /^Paymento refused the connection: .*Nothing was saved/);
+    assert.deepEqual((await call('GET', '/gateways')).body.connections.map((c: any) => [c.gateway, c.mode, c.role]),
+      [['paymento', 'live', 'default'], ['paymento', 'sandbox', 'fallback'], ['cryptonow', 'sandbox', 'extra']]);
   });
 
   it('the settings page may be framed only by its shop and the Shopify admin', async () => {

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.ts';
 import { connectGateway } from '../../src/core/connections.ts';
 import type { MerchantSettings } from '../../src/core/settings.ts';
 import { createStore, issueApiKey, type Store } from '../../src/db/stores-repo.ts';
-import type { GatewayConnection, GatewayCredentials } from '../../src/gateways/types.ts';
+import type { GatewayConnection, GatewayCredentials, GatewayName } from '../../src/gateways/types.ts';
 import { freshDatabaseUrl } from './database.ts';
 import { freePort } from './free-port.ts';
 
@@ -75,11 +75,11 @@ export interface TestStore {
 }
 
 /** A direct (custom) store with one gateway connection: the sandbox, or live credentials. */
-export async function createTestStore(t: TestApp, opts: { settings?: Partial<MerchantSettings>; live?: GatewayCredentials; name?: string } = {}): Promise<TestStore> {
+export async function createTestStore(t: TestApp, opts: { settings?: Partial<MerchantSettings>; live?: GatewayCredentials; name?: string; gateway?: GatewayName } = {}): Promise<TestStore> {
   const { db, box, gateways, config } = t.app;
   const store = await createStore(db.pool, { name: opts.name ?? 'Test store', settings: opts.settings ?? {} });
-  const connection = await connectGateway({ db, box, gateways, publicUrl: config.publicUrl }, {
-    storeId: store.id, gateway: 'paymento', mode: opts.live ? 'live' : 'sandbox', ...(opts.live ? { credentials: opts.live } : {}),
+  const connection = await connectGateway({ db, box, gateways, publicUrl: config.publicUrl, allowPrivateUrls: config.allowPrivateUrls }, {
+    storeId: store.id, gateway: opts.gateway ?? 'paymento', mode: opts.live ? 'live' : 'sandbox', ...(opts.live ? { credentials: opts.live } : {}),
   });
   const apiKey = await issueApiKey(db.pool, store.id);
   return { store, apiKey, connection };
@@ -132,8 +132,8 @@ export async function sandboxToken(t: TestApp, paymentId: string): Promise<strin
 }
 
 /** Presses a button on the sandbox pay page, as a shopper would. */
-export async function sandboxAction(t: TestApp, token: string, action: string): Promise<void> {
-  const res = await fetch(`${t.url}/sandbox/paymento/gateway/${token}/${action}`, { method: 'POST', headers: { accept: 'application/json' } });
+export async function sandboxAction(t: TestApp, token: string, action: string, gateway: GatewayName = 'paymento'): Promise<void> {
+  const res = await fetch(`${t.url}/sandbox/${gateway}/gateway/${encodeURIComponent(token)}/${action}`, { method: 'POST', headers: { accept: 'application/json' } });
   if (res.status !== 200) throw new Error(`sandbox ${action} answered ${res.status}`);
 }
 

@@ -14,7 +14,9 @@ it('openapi.yaml is valid YAML and documents every public route', () => {
     '/admin', '/admin/login', '/admin/setup', '/admin/health', '/admin/payments/{id}', '/admin/assets/{file}',
     '/v1/admin/stores', '/v1/admin/search', '/v1/admin/payments/{id}', '/v1/admin/payments/{id}/reverify', '/v1/admin/payments/{id}/resync',
     '/v1/admin/jobs/{jobId}/retry', '/v1/admin/payments/{id}/resolve', '/v1/admin/stores/{id}/settings', '/v1/admin/audit', '/v1/admin/health',
-    '/v1/admin/export.csv', '/v1/admin/mismatches']) {
+    '/v1/admin/export.csv', '/v1/admin/mismatches', '/v1/admin/stores/{id}/gateways', '/shopify/app/api/gateways', '/shopify/app/api/payments',
+    '/sandbox/paymento/v1/payment/request', '/sandbox/crypto-checkout/api/v1/checkout_sessions', '/sandbox/cryptonow/api/v1/payments',
+    '/sandbox/{gateway}/gateway', '/sandbox/{gateway}/gateway/{token}/{action}']) {
     assert.ok(paths.includes(route), `${route} is documented`);
   }
 });

@@ -8,6 +8,8 @@ export interface StoreHealth {
   platform: string;
   webhooks: { health: string; lastDeliveryAt: string | null; note: string | null } | null;
   gateway: { gateway: string; mode: string; lastOkAt: string | null; rejectedCallbacks: number } | null;
+  /** The connection that takes over when the default cannot create a payment, if the merchant chose one. */
+  fallback: { id: string; gateway: string; mode: string } | null;
   failingJobs: number;
   needsAttention: boolean;
   reasons: string[];
@@ -32,7 +34,7 @@ export async function storesHealth(db: Queryable, scope: StoreScope): Promise<{ 
             ws.status AS woo_status, ws.failure_reason AS woo_failure, ws.webhook_health, ws.webhook_note, ws.last_webhook_at,
             sh.shop_domain, sh.installed_at, sh.uninstalled_at, sh.has_token,
             (SELECT max(received_at) FROM shopify_webhook_inbox wi WHERE wi.shop_domain = sh.shop_domain) AS shop_last_delivery,
-            gc.gateway, gc.mode, gc.last_ok_at, gc.rejected_callbacks,
+            gc.gateway, gc.mode, gc.last_ok_at, gc.rejected_callbacks, fc.id AS fallback_id, fc.gateway AS fallback_gateway, fc.mode AS fallback_mode,
             ok.created_at AS last_ok_call_at,
             lc.created_at AS last_call_at, lc.data ->> 'outcome' AS last_call_outcome, lc.data ->> 'message' AS last_call_message,
             (SELECT count(*) FROM failing f WHERE f.store_id = s.id::text)::int AS failing_jobs,
@@ -42,6 +44,7 @@ export async function storesHealth(db: Queryable, scope: StoreScope): Promise<{ 
      LEFT JOIN LATERAL (SELECT shop_domain, installed_at, uninstalled_at, access_token IS NOT NULL AS has_token
                         FROM shopify_shops WHERE store_id = s.id ORDER BY installed_at DESC NULLS LAST LIMIT 1) sh ON true
      LEFT JOIN gateway_connections gc ON gc.store_id = s.id AND gc.is_default
+     LEFT JOIN gateway_connections fc ON fc.store_id = s.id AND fc.is_fallback AND fc.disabled_at IS NULL
      LEFT JOIN LATERAL (SELECT created_at FROM payment_events e
                         WHERE e.store_id = s.id AND e.type IN ('gateway.create', 'gateway.verify') AND e.data ->> 'outcome' = 'ok'
                         ORDER BY e.id DESC LIMIT 1) ok ON true
@@ -86,7 +89,8 @@ export async function storesHealth(db: Queryable, scope: StoreScope): Promise<{ 
     if (failingJobs > 0) reasons.push(`${failingJobs} job${failingJobs === 1 ? '' : 's'} failing`);
     const reviews = Number(r.reviews ?? 0);
     if (reviews > 0) reasons.push(`${reviews} payment${reviews === 1 ? '' : 's'} waiting for a review`);
-    return { id: r.id, name: r.name, platform: r.platform, webhooks, gateway, failingJobs, needsAttention: reasons.length > 0, reasons };
+    const fallback = r.fallback_id ? { id: r.fallback_id, gateway: r.fallback_gateway, mode: r.fallback_mode } : null;
+    return { id: r.id, name: r.name, platform: r.platform, webhooks, gateway, fallback, failingJobs, needsAttention: reasons.length > 0, reasons };
   });
   return { attention: stores.some((s) => s.needsAttention), stores };
 }

@@ -27,9 +27,24 @@ export interface JobView {
   lockedAt: string | null;
 }
 
+/** The default gateway could not create the payment, so the fallback did: from which, and why. */
+export interface FallbackView {
+  fromGateway: string;
+  fromConnectionId: string | null;
+  /** The default gateway's own words (its error message), else the event's cause. */
+  reason: string;
+  code: string | null;
+  /** The default's failure was transient (it did not answer) rather than a refusal. */
+  retryable: boolean;
+  at: string;
+}
+
 export interface PaymentDetail {
   payment: {
-    id: string; ref: string; status: string; amount: string; currency: string; gateway: string; mode: string;
+    id: string; ref: string; status: string; amount: string; currency: string;
+    /** The connection that serves the payment (the one that created it at its gateway), with its gateway and mode. */
+    gateway: string; mode: string; connectionId: string;
+    fallback: FallbackView | null;
     gatewayPaymentId: string | null; crypto: { coin: string | null; network: string | null; expected: string | null; received: string | null } | null;
     txHash: string | null; customerEmail: string | null; payUrl: string; returnUrl: string; createdAt: string; updatedAt: string;
     expiresAt: string; lastVerifiedAt: string | null; failureReason: string | null;
@@ -84,6 +99,26 @@ function statusThere(row: Record<string, any>, lastWrite: { at: Date; data: Reco
   return parts.length ? parts.join('; ') : null;
 }
 
+/**
+ * Why the fallback serves this payment: the last `gateway.fallback` event that handed it to the
+ * serving connection (a payment retried after a failure may have several). The reason is the
+ * default gateway's error from its failed `gateway.create` just before, else the event's cause.
+ */
+function fallbackOf(events: Record<string, any>[], servingId: string): FallbackView | null {
+  const index = events.findLastIndex((e) => e.type === 'gateway.fallback' && e.data?.to?.connectionId === servingId);
+  if (index < 0) return null;
+  const e = events[index]!;
+  const from = (e.data?.from ?? {}) as { gateway?: string; connectionId?: string };
+  const failed = events.slice(0, index).findLast((x) => x.type === 'gateway.create' && x.data?.outcome === 'error'
+    && (from.connectionId === undefined || x.data?.connectionId === from.connectionId));
+  const message = typeof failed?.data?.message === 'string' ? failed.data.message : undefined;
+  return {
+    fromGateway: String(from.gateway ?? 'unknown'), fromConnectionId: from.connectionId ?? null,
+    reason: message ?? e.cause ?? 'no reason recorded', code: typeof e.data?.code === 'string' ? e.data.code : null,
+    retryable: e.data?.retryable === true, at: iso(e.created_at)!,
+  };
+}
+
 const utf8 = new TextDecoder('utf-8');
 
 export async function paymentDetail(db: Queryable, scope: StoreScope, id: string, payUrl: (ref: string) => string): Promise<PaymentDetail | undefined> {
@@ -126,11 +161,12 @@ export async function paymentDetail(db: Queryable, scope: StoreScope, id: string
   }
   all.sort((a, b) => (a.us < b.us ? -1 : a.us > b.us ? 1 : a.rank - b.rank || a.seq - b.seq));
 
+  const fallback = fallbackOf(events.rows, row.connection_id);
   const currency = row.currency as CurrencyCode;
   return {
     payment: {
       id: row.id, ref: row.ref, status: row.status, amount: formatAmount({ minor: BigInt(row.amount_minor), currency }), currency,
-      gateway: row.gateway, mode: row.mode, gatewayPaymentId: row.gateway_payment_id,
+      gateway: row.gateway, mode: row.mode, connectionId: row.connection_id, fallback, gatewayPaymentId: row.gateway_payment_id,
       crypto: row.crypto_coin || row.crypto_expected || row.crypto_received || row.network
         ? { coin: row.crypto_coin, network: row.network, expected: row.crypto_expected, received: row.crypto_received } : null,
       txHash: row.tx_hash, customerEmail: row.customer_email, payUrl: payUrl(row.ref), returnUrl: row.return_url,

@@ -28,6 +28,9 @@ export interface SearchItem {
   currency: string;
   txHash: string | null;
   gatewayPaymentId: string | null;
+  /** The gateway whose connection served the payment (the fallback's when the default could not), and its mode. */
+  gateway: string;
+  gatewayMode: string;
   customerEmail: string | null;
   createdAt: string;
   updatedAt: string;
@@ -95,11 +98,13 @@ export async function searchPayments(db: Queryable, scope: StoreScope, f: Search
   const sql = `
     SELECT p.id, p.ref, p.store_id, s.name AS store_name, s.platform, p.order_id,
            coalesce(so.order_name, ${ORDER_NAME_SQL('p')}) AS order_name,
-           p.status, p.amount_minor, p.currency, p.tx_hash, p.gateway_payment_id, p.customer_email, p.created_at, p.updated_at,
+           p.status, p.amount_minor, p.currency, p.tx_hash, p.gateway_payment_id, gc.gateway, gc.mode AS gateway_mode, p.customer_email, p.created_at, p.updated_at,
            (extract(epoch FROM p.created_at) * 1000000)::bigint AS created_us,
            EXISTS (SELECT 1 FROM agenda_jobs j WHERE j.data ->> 'paymentId' = p.id::text AND j.failed_at IS NOT NULL) AS has_failed_jobs
     FROM payments p
     JOIN stores s ON s.id = p.store_id
+    -- By primary key, row by row like the store: the payments index still drives order and LIMIT.
+    JOIN gateway_connections gc ON gc.id = p.connection_id
     LEFT JOIN LATERAL (SELECT order_name FROM shopify_orders WHERE payment_id = p.id LIMIT 1) so ON true
     WHERE ${where.join(' AND ')}
     ORDER BY p.created_at DESC, p.id DESC
@@ -112,7 +117,7 @@ export async function searchPayments(db: Queryable, scope: StoreScope, f: Search
       paymentId: r.id, ref: r.ref, storeId: r.store_id, storeName: r.store_name, platform: r.platform, orderId: r.order_id,
       orderName: r.order_name ?? null, status: r.status,
       amount: formatAmount({ minor: BigInt(r.amount_minor), currency: r.currency as CurrencyCode }), currency: r.currency,
-      txHash: r.tx_hash, gatewayPaymentId: r.gateway_payment_id, customerEmail: r.customer_email,
+      txHash: r.tx_hash, gatewayPaymentId: r.gateway_payment_id, gateway: r.gateway, gatewayMode: r.gateway_mode, customerEmail: r.customer_email,
       createdAt: iso(r.created_at)!, updatedAt: iso(r.updated_at)!, hasFailedJobs: r.has_failed_jobs,
     })),
     nextBefore: rows.length > f.limit && last ? `${last.created_us}_${last.id}` : null,

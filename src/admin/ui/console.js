@@ -236,6 +236,7 @@ function resultRow(p) {
     h('td', null, p.storeName),
     h('td', null, status(p.status), p.hasFailedJobs ? [' ', h('span', { class: 'flag' }, 'failed job')] : ''),
     h('td', { class: 'num' }, `${p.amount} ${p.currency}`),
+    h('td', { class: 'gw' }, p.gateway ? `${p.gateway} (${p.gatewayMode})` : '—'),
     h('td', null, p.customerEmail || '—'),
     h('td', null, h('code', null, p.ref), p.txHash ? [h('br'), h('code', { class: 'hash', title: 'Transaction hash' }, p.txHash)] : ''),
   );
@@ -315,7 +316,7 @@ function initSearch(storesP) {
       h('div', { class: 'scroll', role: 'region', 'aria-labelledby': 't-results', tabindex: '0' },
         h('table', null,
           h('caption', { class: 'sr' }, 'Payments matching the search'),
-          h('thead', null, h('tr', null, ['Created', 'Order', 'Store', 'Status', 'Amount', 'Customer', 'Ref / tx hash'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('thead', null, h('tr', null, ['Created', 'Order', 'Store', 'Status', 'Amount', 'Gateway', 'Customer', 'Ref / tx hash'].map((c) => h('th', { scope: 'col' }, c)))),
           tbody)),
       more,
     );
@@ -368,6 +369,7 @@ const KIND_LABEL = { callback: 'Callback', job: 'Job' };
 function eventLabel(e) {
   if (e.kind !== 'event') return KIND_LABEL[e.kind] || e.kind;
   if (e.type === 'store.write') return 'Store write';
+  if (e.type === 'gateway.fallback') return 'Fallback';
   if (e.type.startsWith('gateway.')) return 'Gateway call';
   if (e.type === 'transition') return 'Transition';
   return 'Event';
@@ -382,6 +384,7 @@ function timelineItem(e) {
   if (e.error) facts.push(['Error', e.error]);
   if (e.type === 'store.write' && d.reason) facts.push(['Reason', String(d.reason)]);
   if (e.type === 'store.write' && d.message) facts.push(['Error', `${d.code ? `${d.code}: ` : ''}${d.message}`]);
+  if (e.type === 'gateway.fallback') facts.push(['From', String(d.from?.gateway ?? '?')], ['To', String(d.to?.gateway ?? '?')]);
   const writes = e.type === 'store.write' && Array.isArray(d.writes) ? d.writes : [];
   const label = eventLabel(e);
   return h('li', { class: `tl k-${e.kind}${e.type === 'store.write' ? ' k-write' : ''}` },
@@ -458,7 +461,8 @@ function initPayment(meP) {
       h('section', { class: 'card', 'aria-labelledby': 't-pay' }, h('h2', { id: 't-pay' }, 'Payment'), dl([
         ['Status', status(p.status)],
         ['Ref', h('code', null, p.ref)],
-        ['Gateway', `${p.gateway} (${p.mode})`],
+        ['Gateway', h('span', { id: 'served-by' }, `Served by ${p.gateway} (${p.mode})`)],
+        p.fallback ? ['Fallback', h('span', { id: 'fallback', class: 'warn-text' }, `Fallback from ${p.fallback.fromGateway}: ${p.fallback.reason}`)] : null,
         ['Gateway payment id', p.gatewayPaymentId ? h('code', null, p.gatewayPaymentId) : null],
         ['Amount', `${p.amount} ${p.currency}`],
         c ? ['Crypto', `${c.coin || '?'}${c.network ? ` on ${c.network}` : ''}`] : null,
@@ -582,14 +586,19 @@ function initPayment(meP) {
 
 // ---- health ---------------------------------------------------------------------------------
 
-function initHealth(healthP) {
+function initHealth(healthP, meP) {
   const root = $('health');
-  return healthP.then((d) => {
+  return Promise.all([healthP, meP.catch(() => null)]).then(([d, me]) => {
     const stores = d.stores || [];
     if (!stores.length) { root.replaceChildren(h('p', null, 'No stores yet.')); return; }
+    const canChange = !!me && (me.role === 'merchant' || me.role === 'operator');
+    const panels = [];
     root.replaceChildren(h('div', { class: 'cards' }, stores.map((s) => {
       const w = s.webhooks;
       const g = s.gateway;
+      // A few stores: their gateway panels open (and load) at once; many: each on demand.
+      const panel = gatewayPanel(s, canChange, stores.length <= 5);
+      panels.push(panel);
       return h('section', { class: `card store${s.needsAttention ? ' attention' : ''}`, 'aria-labelledby': `s-${s.id}` },
         h('h2', { id: `s-${s.id}` }, s.name, ' ', h('span', { class: `pill ${s.needsAttention ? 'bad' : 'ok'}` }, s.needsAttention ? 'Needs attention' : 'OK')),
         h('p', { class: 'muted' }, s.platform),
@@ -597,15 +606,197 @@ function initHealth(healthP) {
         dl([
           ['Webhooks', w ? `${w.health}${w.note ? ` — ${w.note}` : ''}` : 'Not used'],
           w ? ['Last delivery', time(w.lastDeliveryAt)] : null,
-          ['Gateway', g ? `${g.gateway} (${g.mode})` : 'Not connected'],
+          ['Gateway', h('span', { id: `gw-now-${s.id}` }, g ? `${g.gateway} (${g.mode})` : 'Not connected')],
+          ['Fallback', h('span', { id: `fb-now-${s.id}` }, s.fallback ? `${s.fallback.gateway} (${s.fallback.mode})` : 'None')],
           g ? ['Last successful call', time(g.lastOkAt)] : null,
           g ? ['Rejected callbacks', String(g.rejectedCallbacks)] : null,
           ['Failing jobs', s.failingJobs ? h('a', { href: `/admin?storeId=${encodeURIComponent(s.id)}&failedJobs=true` }, String(s.failingJobs)) : '0'],
-        ]));
+        ]),
+        panel.el);
     })));
+    // The page is ready once the open panels have their connections.
+    return Promise.all(panels.map((p) => p.loaded));
   }, (err) => {
     if (err.status !== 401) root.replaceChildren(h('p', { class: 'err' }, `Could not load health: ${err.message}`));
   });
+}
+
+// ---- store gateways (on the health page) ---------------------------------------------------------
+
+const GATEWAYS = [['paymento', 'Paymento'], ['crypto-checkout', 'Crypto Checkout'], ['cryptonow', 'CryptoNow']];
+const GATEWAY_TITLE = Object.fromEntries(GATEWAYS);
+const ROLE_LABEL = { default: 'Default', fallback: 'Fallback', extra: 'Not in use' };
+/** What each gateway calls the two secrets Coinbridge needs (the API's apiKey and ipnSecret). */
+const KEY_LABELS = {
+  paymento: ['API key', 'IPN secret'],
+  'crypto-checkout': ['API key', 'Webhook secret'],
+  cryptonow: ['Public key', 'Private key'],
+};
+
+function connectionLabel(c) {
+  return `${GATEWAY_TITLE[c.gateway] || c.gateway} (${c.mode}) · ${String(c.id).slice(0, 8)}`;
+}
+
+/** Like act(), and the error also stays under the form that caused it. */
+function formAct(button, errorEl, label, fn) {
+  errorEl.textContent = '';
+  return act(button, label, async () => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err.status !== 401) errorEl.textContent = err.message;
+      throw err;
+    }
+  });
+}
+
+/**
+ * One store's gateway connections with their roles; for merchants and operators also the
+ * default/fallback choice and a form to connect another gateway. Loads when first opened.
+ */
+function gatewayPanel(store, canChange, open) {
+  const sid = store.id;
+  const path = `/v1/admin/stores/${encodeURIComponent(sid)}/gateways`;
+  const id = (name) => `gw-${name}-${sid}`;
+  let connections = [];
+  let loading = null;
+
+  const list = h('div', { class: 'gw-list', id: id('list') }, h('p', { class: 'muted' }, 'Loading…'));
+  const body = h('div', null, list);
+  const el = h('details', { class: 'gw-panel', id: id('panel'), open },
+    h('summary', null, 'Gateway connections'), body);
+
+  function render() {
+    list.replaceChildren(connections.length
+      ? h('div', { class: 'scroll' }, h('table', { class: 'gw-table' },
+        h('caption', { class: 'sr' }, `Gateway connections of ${store.name}`),
+        h('thead', null, h('tr', null, ['Gateway', 'Mode', 'Role'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', null, connections.map((c) => h('tr', { 'data-connection': c.id },
+          h('td', null, GATEWAY_TITLE[c.gateway] || c.gateway, ' ', h('code', { title: c.id }, String(c.id).slice(0, 8)),
+            h('br'), h('span', { class: 'muted' }, 'since ', h('time', { datetime: c.createdAt, title: fmtTime(c.createdAt) }, String(c.createdAt).slice(0, 10)))),
+          h('td', null, c.mode),
+          h('td', null, h('span', { class: `role role-${c.role}` }, ROLE_LABEL[c.role] || c.role)))))))
+      : h('p', null, 'No gateway connected: new orders cannot be paid.'));
+    const def = connections.find((c) => c.role === 'default');
+    const fb = connections.find((c) => c.role === 'fallback');
+    const now = $(`gw-now-${sid}`);
+    if (now) now.textContent = def ? `${def.gateway} (${def.mode})` : 'Not connected';
+    const fbNow = $(`fb-now-${sid}`);
+    if (fbNow) fbNow.textContent = fb ? `${fb.gateway} (${fb.mode})` : 'None';
+    if (choose) choose.fill(def, fb);
+  }
+
+  function load() {
+    loading ??= api('GET', path).then((d) => { connections = d.connections || []; render(); }, (err) => {
+      loading = null;
+      if (err.status !== 401) list.replaceChildren(h('p', { class: 'err' }, `Could not load the gateways: ${err.message}`));
+    });
+    return loading;
+  }
+  el.addEventListener('toggle', () => { if (el.open) load(); });
+
+  const choose = canChange ? chooseForm() : null;
+  if (canChange) body.append(choose.form, connectForm());
+  else body.append(h('p', { class: 'muted' }, 'A merchant or operator chooses and connects gateways.'));
+
+  function chooseForm() {
+    const def = h('select', { id: id('default'), name: 'defaultId', required: true, 'aria-describedby': id('h-default') });
+    const fb = h('select', { id: id('fallback'), name: 'fallbackId', 'aria-describedby': id('h-fallback') });
+    const error = h('p', { class: 'err', role: 'alert' });
+    const save = h('button', { type: 'submit' }, 'Save choice');
+    const form = h('form', { class: 'gw-form', id: id('choose'), 'aria-label': `Default and fallback gateway of ${store.name}` },
+      h('h3', null, 'Which gateway serves payments'),
+      h('div', { class: 'f' }, h('label', { for: def.id }, 'Default gateway'), def,
+        h('p', { class: 'hint', id: id('h-default') }, 'Creates every new payment.')),
+      h('div', { class: 'f' }, h('label', { for: fb.id }, 'Fallback gateway'), fb,
+        h('p', { class: 'hint', id: id('h-fallback') }, 'Takes over when the default refuses or fails to create a payment.')),
+      error, save);
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      formAct(save, error, 'Saving the gateway choice', async () => {
+        const r = await api('PUT', path, { defaultId: def.value, fallbackId: fb.value || null });
+        connections = r.connections || [];
+        render();
+        const d = connections.find((c) => c.role === 'default');
+        const f = connections.find((c) => c.role === 'fallback');
+        return `Saved: ${d ? d.gateway : 'no'} default, ${f ? `${f.gateway} as fallback` : 'no fallback'}.`;
+      });
+    });
+    return {
+      form,
+      fill(d, f) {
+        def.replaceChildren(...connections.map((c) => h('option', { value: c.id }, connectionLabel(c))));
+        fb.replaceChildren(h('option', { value: '' }, 'None'), ...connections.map((c) => h('option', { value: c.id }, connectionLabel(c))));
+        def.value = d ? d.id : '';
+        fb.value = f ? f.id : '';
+        save.disabled = connections.length === 0;
+      },
+    };
+  }
+
+  function connectForm() {
+    const field = (name, label, control, hint) => h('div', { class: 'f', id: id(`f-${name}`) },
+      h('label', { for: control.id, id: id(`l-${name}`) }, label), control, hint ? h('p', { class: 'hint', id: id(`h-${name}`) }, hint) : '');
+    const gateway = h('select', { id: id('gateway'), name: 'gateway' }, GATEWAYS.map(([v, t]) => h('option', { value: v }, t)));
+    const mode = h('select', { id: id('mode'), name: 'mode', 'aria-describedby': id('h-mode') },
+      h('option', { value: 'sandbox' }, 'Sandbox'), h('option', { value: 'live' }, 'Live'));
+    const role = h('select', { id: id('role'), name: 'role' },
+      h('option', { value: 'extra' }, 'Neither (choose later)'), h('option', { value: 'fallback' }, 'Fallback'), h('option', { value: 'default' }, 'Default'));
+    // Secrets: never pre-filled, not remembered by the browser, cleared once sent.
+    const apiKey = h('input', { id: id('apiKey'), name: 'apiKey', type: 'password', autocomplete: 'new-password', minlength: '8', maxlength: '500' });
+    const secret = h('input', { id: id('ipnSecret'), name: 'ipnSecret', type: 'password', autocomplete: 'new-password', minlength: '8', maxlength: '500' });
+    const instance = h('input', { id: id('instanceUrl'), name: 'instanceUrl', type: 'url', placeholder: 'https://pay.example.com', maxlength: '2048', 'aria-describedby': id('h-instanceUrl') });
+    const error = h('p', { class: 'err', role: 'alert' });
+    const submit = h('button', { type: 'submit', class: 'primary' }, 'Connect gateway');
+    const keyField = field('apiKey', 'API key', apiKey);
+    const secretField = field('ipnSecret', 'IPN secret', secret);
+    const instanceField = field('instanceUrl', 'Instance URL', instance, 'Crypto Checkout is self-hosted: the https address of your own instance.');
+    const form = h('form', { class: 'gw-form', id: id('connect'), autocomplete: 'off', 'aria-label': `Connect a gateway to ${store.name}` },
+      h('h3', null, 'Connect a gateway'),
+      field('gateway', 'Gateway', gateway),
+      field('mode', 'Mode', mode, 'Sandbox: test payments with no keys and no crypto. Live: your gateway account’s keys.'),
+      field('role', 'Use it as', role),
+      instanceField, keyField, secretField, error, submit);
+
+    function sync() {
+      const live = mode.value === 'live';
+      const [keyLabel, secretLabel] = KEY_LABELS[gateway.value] || KEY_LABELS.paymento;
+      keyField.querySelector('label').textContent = keyLabel;
+      secretField.querySelector('label').textContent = secretLabel;
+      keyField.hidden = !live;
+      secretField.hidden = !live;
+      instanceField.hidden = !(live && gateway.value === 'crypto-checkout');
+      apiKey.required = live;
+      secret.required = live;
+      instance.required = !instanceField.hidden;
+    }
+    gateway.addEventListener('change', sync);
+    mode.addEventListener('change', sync);
+    sync();
+
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (!form.reportValidity()) return;
+      const sent = { gateway: gateway.value, mode: mode.value, role: role.value };
+      if (mode.value === 'live') {
+        sent.apiKey = apiKey.value.trim();
+        sent.ipnSecret = secret.value.trim();
+        if (gateway.value === 'crypto-checkout') sent.instanceUrl = instance.value.trim();
+      }
+      formAct(submit, error, `Connecting ${GATEWAY_TITLE[sent.gateway]}`, async () => {
+        const r = await api('POST', path, sent);
+        apiKey.value = '';
+        secret.value = '';
+        connections = r.connections || [];
+        render();
+        const c = r.connection;
+        return `${GATEWAY_TITLE[sent.gateway]} connected (${sent.mode})${c ? `; role: ${ROLE_LABEL[c.role] || c.role}` : ''}.`;
+      });
+    });
+    return form;
+  }
+
+  return { el, loaded: open ? load() : Promise.resolve() };
 }
 
 // ---- start ------------------------------------------------------------------------------------
@@ -620,7 +811,7 @@ function start() {
   let done;
   if (page === 'search') done = initSearch(api('GET', '/v1/admin/stores'));
   else if (page === 'payment') done = initPayment(meP);
-  else if (page === 'health') done = initHealth(healthP);
+  else if (page === 'health') done = initHealth(healthP, meP);
   // data-ready and the performance mark tell tests (and curious people) when the page has its data.
   Promise.resolve(done).catch(() => {}).finally(() => {
     performance.mark('console-ready');

@@ -1,10 +1,9 @@
-import { hmacSha256 } from '../../crypto/signatures.ts';
 import { withTransaction, type Database } from '../../db/database.ts';
 import { UpstreamError, UpstreamRefusal } from '../../errors.ts';
 import { enqueueJob, type JobHandler } from '../../jobs/queue.ts';
-import type { PaymentoIpn } from '../paymento/protocol.ts';
 import { fakeTxHash, percentOf, type ScenarioStep } from './scenarios.ts';
 import { findSandboxAccount, findSandboxPayment, updateSandboxPayment } from './sandbox-store.ts';
+import { sandboxSkin } from './skins.ts';
 
 export interface StepJobData {
   token: string;
@@ -14,9 +13,9 @@ export interface StepJobData {
 }
 
 /**
- * Plays one step of a sandbox scenario: moves the sandbox payment, then POSTs the signed IPN the
- * way Paymento does (uppercase hex HMAC of the raw body). A receiver that fails makes the job
- * retry with backoff, like Paymento's own redelivery.
+ * Plays one step of a sandbox scenario: moves the sandbox payment, then sends the signed callback
+ * the played gateway would send (its skin builds and signs it). A receiver that fails makes the
+ * job retry with backoff, like the gateways' own redelivery.
  */
 export function sandboxIpnJob(db: Database, opts: { callbackOrigin: () => string; publicUrl: string }): JobHandler<StepJobData> {
   return {
@@ -31,27 +30,18 @@ export function sandboxIpnJob(db: Database, opts: { callbackOrigin: () => string
         status: step.status,
         ...(step.receivedPercent === undefined ? {} : { receivedCrypto: percentOf(payment.expectedCrypto, step.receivedPercent), txHash: payment.txHash ?? fakeTxHash() }),
       });
-      const account = await findSandboxAccount(db.pool, payment.apiKey);
-      if (account?.ipnUrl) {
-        const ipn: PaymentoIpn = {
-          Token: payment.token, PaymentId: Number(payment.paymentId), OrderId: payment.orderId ?? '', OrderStatus: step.status,
-          AdditionalData: payment.additionalData,
-        };
-        const raw = JSON.stringify(ipn);
+      const account = await findSandboxAccount(db.pool, payment.apiKey, payment.gateway);
+      const moved = await findSandboxPayment(db.pool, data.token);
+      const callback = account?.ipnUrl && moved ? sandboxSkin(payment.gateway).callback(moved, account, new Date()) : undefined;
+      if (account?.ipnUrl && callback) {
         const target = ownCallbackUrl(account.ipnUrl, opts.publicUrl, opts.callbackOrigin());
         let res: Response;
         try {
-          res = await fetch(target, {
-            method: account.ipnMethod === 2 ? 'PUT' : 'POST',
-            headers: { 'content-type': 'application/json', 'x-hmac-sha256-signature': hmacSha256(account.secret, raw).toString('hex').toUpperCase() },
-            body: raw,
-            redirect: 'manual',
-            signal: AbortSignal.timeout(10_000),
-          });
+          res = await fetch(target, { method: callback.method, headers: callback.headers, body: callback.body, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
         } catch (err) {
-          throw new UpstreamError('ipn_undelivered', `sandbox IPN to ${target} failed: ${(err as Error).message}`);
+          throw new UpstreamError('ipn_undelivered', `sandbox callback to ${target} failed: ${(err as Error).message}`);
         }
-        if (res.status !== 200) throw new UpstreamError('ipn_undelivered', `sandbox IPN to ${target} answered ${res.status}`);
+        if (res.status < 200 || res.status >= 300) throw new UpstreamError('ipn_undelivered', `sandbox callback to ${target} answered ${res.status}`);
       }
       if (rest.length > 0) {
         await withTransaction(db.pool, (tx) => enqueueJob(tx, { name: 'sandbox.deliver-ipn', data: { ...data, steps: rest }, runAt: new Date(Date.now() + data.stepDelayMs) }));

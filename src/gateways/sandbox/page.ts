@@ -1,26 +1,31 @@
 import type { SandboxPayment } from './sandbox-store.ts';
+import type { SandboxAction } from './scenarios.ts';
+import type { SandboxSkin } from './skin.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const BUTTONS: [string, string, string][] = [
-  ['pay', 'Pay in full', 'Sends WaitingToConfirm, then Paid.'],
-  ['underpay', 'Pay half (underpay)', 'Sends PartialPaid with 50 % received; pay in full afterwards to top up.'],
-  ['overpay', 'Pay 120 % (overpay)', 'Sends WaitingToConfirm, then Paid with 120 % received.'],
-  ['pay_late', 'Pay after expiry', 'Sends Timeout, then Paid a few seconds later.'],
-  ['expire', 'Let it expire', 'Sends Timeout.'],
-  ['cancel', 'Cancel', 'Sends UserCanceled.'],
+const BUTTONS: [SandboxAction, string, string][] = [
+  ['pay', 'Pay in full', 'A transaction is seen, then confirmed.'],
+  ['underpay', 'Pay half (underpay)', 'Half the amount arrives; pay in full afterwards to top up where the gateway allows it.'],
+  ['overpay', 'Pay 120 % (overpay)', 'A transaction for 120 % is seen, then confirmed.'],
+  ['pay_late', 'Pay after expiry', 'The payment expires, then money arrives a few seconds later.'],
+  ['expire', 'Let it expire', 'The payment window closes with nothing paid.'],
+  ['cancel', 'Cancel', 'The shopper cancels at the gateway.'],
 ];
 
+const GATEWAY_TITLES: Record<SandboxSkin['gateway'], string> = { paymento: 'Paymento', 'crypto-checkout': 'Crypto Checkout', cryptonow: 'CryptoNow' };
+
 /** The sandbox's hosted pay page: one form button per scenario, no script needed. */
-export function renderSandboxPage(payment: SandboxPayment | undefined, statusNames: Record<number, string>): string {
+export function renderSandboxPage(skin: SandboxSkin, payment: SandboxPayment | undefined): string {
+  const title = GATEWAY_TITLES[skin.gateway];
   const body = !payment
     ? '<h1>Payment not found</h1><p>This sandbox payment link is not valid.</p>'
-    : `<h1>Sandbox payment</h1>
+    : `<h1>Sandbox payment <small>(${esc(title)})</small></h1>
   <p class="amount">${esc(payment.fiatAmount ?? '')} ${esc(payment.fiatCurrency ?? '')} <span>= ${esc(payment.expectedCrypto)} ${esc(payment.coin)} (test coins)</span></p>
-  <p>Order <strong>${esc(payment.orderId ?? '')}</strong> · gateway status: <strong id="status">${esc(statusNames[payment.status] ?? String(payment.status))}</strong> · received ${esc(payment.receivedCrypto)} ${esc(payment.coin)}</p>
-  <p class="note">This is Coinbridge's built-in sandbox. No real money moves. Each button sends the signed callbacks Paymento would send.</p>
-  <div class="actions">${BUTTONS.map(([action, label, help]) => `
-    <form method="post" action="/sandbox/paymento/gateway/${esc(payment.token)}/${action}">
+  <p>Order <strong>${esc(payment.orderId ?? '')}</strong> · gateway status: <strong id="status">${esc(skin.statusName(payment))}</strong> · received ${esc(payment.receivedCrypto)} ${esc(payment.coin)}</p>
+  <p class="note">This is Coinbridge's built-in sandbox. No real money moves. Each button sends the signed callbacks ${esc(title)} would send.</p>
+  <div class="actions">${BUTTONS.filter(([action]) => skin.actions.includes(action)).map(([action, label, help]) => `
+    <form method="post" action="/sandbox/${skin.gateway}/gateway/${encodeURIComponent(payment.token)}/${action}">
       <button type="submit" name="action" value="${action}">${esc(label)}</button><small>${esc(help)}</small>
     </form>`).join('')}
   </div>

@@ -3,11 +3,10 @@ import Router from '@koa/router';
 import { RequestedTokenType } from '@shopify/shopify-api';
 import jwt from 'jsonwebtoken';
 import type Koa from 'koa';
-import { z } from 'zod';
-import { connectGateway } from '../../core/connections.ts';
+import { chooseForStore, connectForStore, connectionViews, parseChoiceBody, parseConnectBody } from '../../admin/gateways.ts';
 import type { PaymentService } from '../../core/payment-service.ts';
 import { MerchantSettingsSchema } from '../../core/settings.ts';
-import { formatAmount } from '../../core/money.ts';
+import { formatAmount, type CurrencyCode } from '../../core/money.ts';
 import type { StoredStatus } from '../../core/status.ts';
 import type { SecretBox } from '../../crypto/secret-box.ts';
 import { withTransaction, type Database } from '../../db/database.ts';
@@ -31,6 +30,8 @@ import { findShop, ShopSettingsSchema, updateShopSettings, type ShopRecord } fro
 interface Deps {
   db: Database; box: SecretBox; clients: ShopifyClients; admin: ShopifyAdmin; payments: PaymentService; gateways: GatewayRegistry;
   publicUrl: string; defaultClientId: string | undefined; log: Logger; waker: JobWaker;
+  /** ALLOW_PRIVATE_URLS: a Crypto Checkout instance may be on loopback (development, tests). */
+  allowPrivateUrls: boolean;
 }
 
 interface ShopSession { app: ShopifyApp; shop: ShopRecord; storeId: string }
@@ -38,10 +39,8 @@ interface ShopSession { app: ShopifyApp; shop: ShopRecord; storeId: string }
 const BODY_LIMIT = 16 * 1024;
 
 const SettingsUpdate = MerchantSettingsSchema.partial().extend(ShopSettingsSchema.partial().shape).strict();
-const GatewayInput = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('sandbox') }).strict(),
-  z.object({ mode: z.literal('live'), apiKey: z.string().trim().min(8).max(500), ipnSecret: z.string().trim().min(8).max(500) }).strict(),
-]);
+/** How many payments the settings page lists. */
+const RECENT_PAYMENTS = 50;
 
 /**
  * The merchant's embedded app (settings page and its JSON API) and the checkout extension's
@@ -94,17 +93,50 @@ export function shopifyEmbeddedRoutes(deps: Deps): Router {
     ctx.body = await settingsView({ ...s, shop: (await findShop(deps.db.pool, deps.box, s.shop.domain))! });
   });
 
+  // The body the support console takes too; the older `{mode}` bodies still mean Paymento as the default.
   api.post('/gateway', async (ctx) => {
     const s = ctx.state.shopSession as ShopSession;
-    const parsed = GatewayInput.safeParse(await readJsonObject(ctx, BODY_LIMIT));
-    if (!parsed.success) throw new InputError('invalid_gateway', 'Choose "sandbox", or "live" with the gateway API key and IPN secret.', 422, describeIssues(parsed.error));
-    const input = parsed.data;
-    const conn = await connectGateway(deps, {
-      storeId: s.storeId, gateway: 'paymento', mode: input.mode,
-      ...(input.mode === 'live' ? { credentials: { apiKey: input.apiKey, ipnSecret: input.ipnSecret } } : {}),
+    const body = parseConnectBody(await readJsonObject(ctx, BODY_LIMIT));
+    const conn = await connectForStore(deps, s.storeId, body);
+    deps.log.info({ shop: s.shop.domain, gateway: conn.gateway, mode: conn.mode, role: body.role, connectionId: conn.id }, 'Shopify shop connected a gateway');
+    const connections = await connectionViews(deps.db.pool, s.storeId);
+    ctx.body = { gateway: { gateway: conn.gateway, mode: conn.mode }, connection: connections.find((c) => c.id === conn.id) ?? null, connections };
+  });
+
+  api.get('/gateways', async (ctx) => {
+    const s = ctx.state.shopSession as ShopSession;
+    ctx.body = { connections: await connectionViews(deps.db.pool, s.storeId) };
+  });
+
+  api.put('/gateways', async (ctx) => {
+    const s = ctx.state.shopSession as ShopSession;
+    const choice = parseChoiceBody(await readJsonObject(ctx, BODY_LIMIT));
+    const change = await withTransaction(deps.db.pool, async (tx) => {
+      await tx.query('SELECT id FROM stores WHERE id = $1 FOR UPDATE', [s.storeId]);
+      return chooseForStore(tx, s.storeId, choice);
     });
-    deps.log.info({ shop: s.shop.domain, gateway: conn.gateway, mode: conn.mode }, 'Shopify shop connected a gateway');
-    ctx.body = { gateway: { gateway: conn.gateway, mode: conn.mode } };
+    deps.log.info({ shop: s.shop.domain, ...change }, 'Shopify shop chose its gateways');
+    ctx.body = { connections: await connectionViews(deps.db.pool, s.storeId) };
+  });
+
+  /** The shop's most recent payments, newest first, each with the gateway that served it. */
+  api.get('/payments', async (ctx) => {
+    const s = ctx.state.shopSession as ShopSession;
+    const { rows } = await deps.db.pool.query(
+      `SELECT p.id, p.ref, p.order_id, so.order_name, p.status, p.amount_minor, p.currency, gc.gateway, gc.mode, p.created_at
+       FROM payments p
+       JOIN gateway_connections gc ON gc.id = p.connection_id
+       LEFT JOIN LATERAL (SELECT order_name FROM shopify_orders WHERE payment_id = p.id LIMIT 1) so ON true
+       WHERE p.store_id = $1
+       ORDER BY p.created_at DESC, p.id DESC
+       LIMIT $2`, [s.storeId, RECENT_PAYMENTS]);
+    ctx.body = {
+      payments: rows.map((r) => ({
+        id: r.id, ref: r.ref, orderId: r.order_id, orderName: r.order_name ?? null, status: r.status,
+        amount: formatAmount({ minor: BigInt(r.amount_minor), currency: r.currency as CurrencyCode }), currency: r.currency,
+        gateway: r.gateway, mode: r.mode, createdAt: (r.created_at as Date).toISOString(),
+      })),
+    };
   });
 
   api.post('/gateway/test', async (ctx) => {

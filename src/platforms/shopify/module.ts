@@ -28,6 +28,8 @@ export interface ShopifyModule {
 export async function shopifyModule(deps: {
   db: Database; box: SecretBox; payments: PaymentService; gateways: GatewayRegistry; log: Logger; metrics: Metrics; waker: JobWaker;
   publicUrl: string; adminOrigin: string | undefined; apiKey: string | undefined; apiSecret: string | undefined;
+  /** ALLOW_PRIVATE_URLS: lets a merchant's self-hosted gateway instance be on loopback (development, tests). */
+  allowPrivateUrls: boolean;
 }): Promise<ShopifyModule> {
   routeShopifyAdminTo(deps.adminOrigin);
   const clients = new ShopifyClients(deps.publicUrl);

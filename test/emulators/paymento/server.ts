@@ -16,7 +16,7 @@ import { listenOnLoopback, type LoggedRequest } from '../loopback.ts';
 export type VerifyShape = 'swagger' | 'docs';
 export type VerifyFailure = '500' | 'timeout' | '503-retry-after';
 /** `refuse`: Paymento answers 200 with success:false, as it does for a request it will not take. */
-export type CreateFailure = '500' | 'refuse';
+export type CreateFailure = '500' | '503' | 'refuse';
 
 export interface AdditionalData {
   key: string | null;
@@ -385,6 +385,7 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
         const body = await json();
         const failure = createFailures.shift();
         if (failure === '500') return fail(500, 'An unexpected error occurred.');
+        if (failure === '503') return fail(503, 'Service temporarily unavailable');
         if (failure === 'refuse') return fail(200, 'Merchant wallet is not configured');
         return handlePaymentRequest(key, body);
       }
