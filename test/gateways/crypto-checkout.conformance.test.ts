@@ -15,6 +15,7 @@ import type { GatewayConnection } from '../../src/gateways/types.ts';
 import {
   MAX_DELIVERY_ATTEMPTS, REAL_RETRY_DELAYS_MS, startCryptoCheckoutEmulator, type CryptoCheckoutEmulator, type SessionStatus,
 } from '../emulators/crypto-checkout/server.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { asReceived, money, paymentInput, runGatewayConformance, type ConformanceTarget, type Situation } from './conformance.ts';
 
 /** Every documented session status (docs.mycryptoserver.com session lifecycle) and its canonical status. */
@@ -88,33 +89,6 @@ runGatewayConformance('Crypto Checkout adapter against its emulator', cryptoChec
 
 // ---------------------------------------------------------------------------------------------
 
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  raw: Buffer;
-}
-
-/** A merchant webhook endpoint: records what arrives and answers with the queued statuses (then 200); 0 = never answer. */
-async function startReceiver(): Promise<{ url: string; received: Received[]; answers: number[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const answers: number[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, raw: Buffer.concat(chunks) });
-      const answer = answers.shift() ?? 200;
-      if (answer === 0) return; // hang: the emulator's own timeout must fire
-      res.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ipn/crypto-checkout/conn_cc_1`,
-    received,
-    answers,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
 
 async function api(emu: CryptoCheckoutEmulator, method: string, path: string, opts: { apiKey?: string; body?: string; contentType?: string; idempotencyKey?: string } = {}) {
   const headers: Record<string, string> = {};
@@ -138,14 +112,14 @@ function headerT(signature: string): number {
 
 describe('Crypto Checkout specifics', () => {
   let emu: CryptoCheckoutEmulator;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: WebhookReceiver;
   let merchant: { apiKey: string; webhookSecret: string };
   let conn: GatewayConnection;
   let adapter: CryptoCheckoutAdapter;
 
   before(async () => {
     emu = await startCryptoCheckoutEmulator({ retryBaseMs: 1, webhookTimeoutMs: 300 });
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver('/ipn/crypto-checkout/conn_cc_1');
     merchant = emu.addMerchant();
     emu.registerWebhook(merchant.apiKey, receiver.url);
     conn = connectionFor(emu, merchant.apiKey, merchant.webhookSecret);
@@ -364,7 +338,7 @@ describe('Crypto Checkout specifics', () => {
     it('retries a 500 with the same bytes and a fresh t, stops at the first 2xx, and every attempt is accepted with one dedupe key', async () => {
       let clock = Date.UTC(2024, 10, 1, 12);
       const local = await startCryptoCheckoutEmulator({ retryBaseMs: 1, now: () => (clock += 7_000) });
-      const localReceiver = await startReceiver();
+      const localReceiver = await startWebhookReceiver('/ipn/crypto-checkout/conn_cc_1');
       try {
         const m = local.addMerchant();
         local.registerWebhook(m.apiKey, localReceiver.url);

@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ReportedStatus } from '../../src/core/gateway-facts.ts';
 import { decimalToString } from '../../src/core/money.ts';
@@ -17,6 +15,7 @@ import { cryptoNowSignature, signRequest, signWebhook, verifyCryptoNowSignature,
 import type { SandboxAccount, SandboxPayment } from '../../src/gateways/sandbox/sandbox-store.ts';
 import type { GatewayConnection } from '../../src/gateways/types.ts';
 import { startCryptoNowEmulator, type CryptoNowEmulator, type EmulatedMerchant } from '../emulators/cryptonow/server.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { asReceived, money, paymentInput, runGatewayConformance, type ConformanceTarget, type Situation } from './conformance.ts';
 
 /** The guide's events and the assumed View Session status words, with what they must mean. */
@@ -78,32 +77,6 @@ runGatewayConformance('CryptoNow adapter against its emulator', cryptoNowTarget,
 
 // ---------------------------------------------------------------------------------------------
 
-interface Received {
-  method: string;
-  headers: http.IncomingHttpHeaders;
-  raw: Buffer;
-}
-
-/** A merchant webhook endpoint: records what arrives and answers with the queued statuses (then 200). */
-async function startReceiver(): Promise<{ url: string; received: Received[]; answers: number[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const answers: number[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', headers: req.headers, raw: Buffer.concat(chunks) });
-      res.writeHead(answers.shift() ?? 200, { 'content-type': 'text/plain' }).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ipn/cryptonow/conn_cryptonow_1`,
-    received,
-    answers,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
 
 /** Independent of the adapter and the emulator: what the assumed construction gives. */
 function expectedSignature(privateKey: string, payload: string): string {
@@ -132,14 +105,14 @@ async function rejectsWith(promise: Promise<unknown>, code: string, what: string
 
 describe('CryptoNow specifics', () => {
   let emu: CryptoNowEmulator;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: WebhookReceiver;
   let merchant: EmulatedMerchant;
   let conn: GatewayConnection;
   let adapter: CryptoNowAdapter;
 
   before(async () => {
     emu = await startCryptoNowEmulator({ retryDelayScale: 0.001 });
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver('/ipn/cryptonow/conn_cryptonow_1');
     merchant = emu.addMerchant({ commission: 'customer', feePercent: 1 });
     conn = connectionFor(merchant.publicKey, merchant.privateKey);
     adapter = adapterFor(emu);
@@ -546,7 +519,7 @@ describe('CryptoNow specifics', () => {
 
     it('closes a session by itself when the payment window ends, and says so', async () => {
       const local = await startCryptoNowEmulator({ paymentWindowMs: 30 });
-      const local2 = await startReceiver();
+      const local2 = await startWebhookReceiver('/ipn/cryptonow/conn_cryptonow_1');
       try {
         const m = local.addMerchant({ webhookUrl: local2.url });
         const c = connectionFor(m.publicKey, m.privateKey);

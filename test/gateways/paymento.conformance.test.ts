@@ -4,14 +4,13 @@
  * names, settlement amounts, Verify approves Paid), then what is specific to Paymento.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ReportedStatus } from '../../src/core/gateway-facts.ts';
 import { decimalToString, parseDecimal } from '../../src/core/money.ts';
 import { PaymentoAdapter } from '../../src/gateways/paymento/adapter.ts';
 import type { GatewayConnection } from '../../src/gateways/types.ts';
 import { startPaymentoEmulator, type PaymentoEmulator, type VerifyShape } from '../emulators/paymento/server.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { asReceived, paymentInput, runGatewayConformance, type ConformanceTarget, type Situation } from './conformance.ts';
 
 /** Paymento's documented codes (reference/platforms.md); 6 is in the swagger enum only. */
@@ -78,32 +77,6 @@ runGatewayConformance('Paymento adapter against the Paymento emulator (swagger v
 
 // ---------------------------------------------------------------------------------------------
 
-interface Received {
-  method: string;
-  headers: http.IncomingHttpHeaders;
-  raw: Buffer;
-}
-
-/** A merchant IPN endpoint: records what arrives and answers with the queued statuses (then 200). */
-async function startReceiver(): Promise<{ url: string; received: Received[]; answers: number[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const answers: number[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', headers: req.headers, raw: Buffer.concat(chunks) });
-      res.writeHead(answers.shift() ?? 200, { 'content-type': 'text/plain' }).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ipn/paymento/conn_paymento_1`,
-    received,
-    answers,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
 
 async function api(emu: PaymentoEmulator, method: string, path: string, opts: { apiKey?: string; headerName?: string; body?: string; contentType?: string } = {}) {
   const headers: Record<string, string> = {};
@@ -117,7 +90,7 @@ async function api(emu: PaymentoEmulator, method: string, path: string, opts: { 
 describe('Paymento specifics', () => {
   let emu: PaymentoEmulator;
   let docsEmu: PaymentoEmulator;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: WebhookReceiver;
   let merchant: { apiKey: string; secret: string };
   let conn: GatewayConnection;
   let adapter: PaymentoAdapter;
@@ -125,7 +98,7 @@ describe('Paymento specifics', () => {
   before(async () => {
     emu = await startPaymentoEmulator({ ipnRetryDelaysMs: [10, 20, 30] });
     docsEmu = await startPaymentoEmulator({ verifyShape: 'docs' });
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver('/ipn/paymento/conn_paymento_1');
     merchant = emu.addMerchant();
     conn = connectionFor(merchant.apiKey, merchant.secret);
     adapter = adapterFor(emu);
