@@ -106,7 +106,9 @@ export interface JobRunner {
 }
 
 export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; lockLifetimeMs: number; handlers: JobHandler<any>[]; name: string; localChannel?: InMemoryNotificationChannel | undefined }): JobRunner {
-  const backend = new PostgresBackend({ pool: db.pool, tableName: JOBS_TABLE, ensureSchema: false, disableNotifications: db.embedded });
+  // The channel must be named: the backend's own default ('agenda:jobs') is not the channel
+  // JobWaker notifies, and a waker nobody hears leaves every job waiting for the next poll.
+  const backend = new PostgresBackend({ pool: db.pool, tableName: JOBS_TABLE, channelName: JOBS_TABLE, ensureSchema: false, disableNotifications: db.embedded });
   // The LISTEN connection can drop (database restart, failover); the channel reconnects by itself,
   // but an 'error' event without a listener would crash the process.
   (backend.notificationChannel as unknown as NodeJS.EventEmitter | undefined)?.on('error', (err: Error) =>
