@@ -29,6 +29,10 @@ export async function openDatabase(opts: { url: string | undefined; dataDir: str
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, connectionTimeoutMillis: 5000 });
     pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle database connection failed'));
+    // The pool listens for errors only on idle clients: a server restart while a client is checked
+    // out would otherwise be an unhandled 'error' event and kill the process. The query in flight
+    // still fails, and its caller answers or retries as it would for any database error.
+    pool.on('connect', (client) => client.on('error', (err) => opts.log.warn({ err: err.message }, 'database connection in use failed')));
     return { pool, embedded: false, close: () => pool.end() };
   }
   const { PGlite } = await import('@electric-sql/pglite');
