@@ -139,7 +139,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
         expiryCheckJob(payments, db),
         reconcileJob(db, { staleAfterMs: 2 * 60_000, batch: 500, waker }),
         sandboxIpnJob(db, { callbackOrigin: () => internalOrigin, publicUrl: config.publicUrl }),
-        storeSyncJob(db, [shopify.adapter, woo.adapter]),
+        storeSyncJob(db, [shopify.adapter, woo.adapter], { leaseMs: config.jobLockLifetimeMs }),
         ...shopify.jobs,
         ...woo.jobs,
       ],

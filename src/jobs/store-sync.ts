@@ -5,14 +5,19 @@ import { CoinbridgeError, UpstreamError } from '../errors.ts';
 import type { PlatformAdapter } from '../platforms/types.ts';
 import type { JobHandler } from './queue.ts';
 
-/** A write-back holds its payment this long at most; a crashed worker's lease simply lapses. */
-const LEASE_MS = 60_000;
-
 /**
  * Writes a payment's status back to its store (the outbox side of a transition). One write-back
  * per payment at a time, so two jobs cannot both find "nothing captured yet" and both capture.
  */
-export function storeSyncJob(db: Database, adapters: PlatformAdapter[]): JobHandler<{ paymentId: string; atExpiry?: boolean }> {
+export function storeSyncJob(
+  db: Database,
+  adapters: PlatformAdapter[],
+  /**
+   * How long a write-back holds its payment at most: the job lock's lifetime, so a crashed
+   * worker's lease lapses when its job becomes runnable again, not a minute after.
+   */
+  opts: { leaseMs: number },
+): JobHandler<{ paymentId: string; atExpiry?: boolean }> {
   const byPlatform = new Map(adapters.map((a) => [a.platform, a]));
   return {
     name: 'store.sync',
@@ -27,9 +32,16 @@ export function storeSyncJob(db: Database, adapters: PlatformAdapter[]): JobHand
       const lease = await db.pool.query(
         `UPDATE payments SET store_sync_lease_until = now() + $2 * interval '1 millisecond'
          WHERE id = $1 AND (store_sync_lease_until IS NULL OR store_sync_lease_until < now()) RETURNING id`,
-        [payment.id, LEASE_MS],
+        [payment.id, opts.leaseMs],
       );
-      if (lease.rowCount === 0) throw new UpstreamError('store_sync_busy', 'another write-back for this payment is running', { retryAfterMs: 1000 });
+      if (lease.rowCount === 0) {
+        // Come back when the holder's lease ends, not sooner: if the holder crashed, retrying every
+        // second would spend every attempt before the lease lapses and the write-back would never run.
+        const held = await db.pool.query(
+          `SELECT greatest(0, ceil(extract(epoch FROM store_sync_lease_until - now()) * 1000))::int AS ms FROM payments WHERE id = $1`, [payment.id]);
+        const retryAfterMs = Number(held.rows[0]?.ms ?? 0) + 250;
+        throw new UpstreamError('store_sync_busy', 'another write-back for this payment is running', { retryAfterMs });
+      }
       try {
         const result = await adapter.syncOrder(payment, store, { atExpiry: data.atExpiry === true });
         await appendEvent(db.pool, { paymentId: payment.id, storeId: store.id, type: 'store.write', cause: `sync ${payment.status} to ${store.platform}`,
