@@ -51,6 +51,10 @@ function notFound(what: string): InputError {
 function query(ctx: Koa.Context, name: string): string | undefined {
   const value = ctx.query[name];
   if (Array.isArray(value)) throw new InputError('invalid_query', `Give \`${name}\` once.`, 400);
+  // A NUL or a lone surrogate cannot be a stored value, and PostgreSQL refuses it as a parameter.
+  if (value !== undefined && (value.includes('\u0000') || !value.isWellFormed())) {
+    throw new InputError('invalid_query', `\`${name}\` contains a NUL character or invalid Unicode.`, 400);
+  }
   return value === undefined || value === '' ? undefined : value;
 }
 

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import type { SecretBox } from '../../crypto/secret-box.ts';
 import type { Queryable } from '../../db/database.ts';
 import { createStore } from '../../db/stores-repo.ts';
+import { storable } from '../../http/validation.ts';
 
 /** What a Shopify merchant decides beyond the payment settings every store has. */
 export const ShopSettingsSchema = z.object({
   /** Orders whose payment method name contains this (case-insensitive) get a crypto payment. */
-  paymentMethodName: z.string().trim().min(1).max(100).default('crypto'),
+  paymentMethodName: storable(z.string().trim().min(1).max(100)).default('crypto'),
   /** Expired and unpaid → cancel the order in Shopify (restock, no refund). */
   cancelOnExpiry: z.boolean().default(false),
   /** A shortfall still open at expiry: capture what arrived, or leave it to a human. */
