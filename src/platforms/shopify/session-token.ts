@@ -53,6 +53,9 @@ export async function checkSessionToken(q: Queryable, box: SecretBox, token: str
   if (typeof payload.exp !== 'number') return { ok: false, reason: 'the token has no expiry (exp)' };
   const shop = shopOfDest(payload.dest);
   if (!shop) return { ok: false, reason: 'the token is not destined for a valid shop (dest)' };
+  // Admin tokens are issued by `https://{shop}/admin`, the shop they are destined for; checkout
+  // extension tokens carry no issuer. An issuer naming another shop is not a token Shopify makes.
+  if (payload.iss !== undefined && issuerShop(payload.iss) !== shop) return { ok: false, reason: 'the token was issued by another shop than its destination (iss ≠ dest)' };
   return { ok: true, value: { app, shop, subject: typeof payload.sub === 'string' ? payload.sub : undefined, raw: token } };
 }
 
@@ -61,6 +64,12 @@ function shopOfDest(dest: unknown): string | undefined {
   if (typeof dest !== 'string') return undefined;
   const host = dest.startsWith('https://') ? dest.slice('https://'.length) : dest;
   return SHOP_DOMAIN.test(host) && !host.includes('/') ? host.toLowerCase() : undefined;
+}
+
+function issuerShop(iss: unknown): string | undefined {
+  if (typeof iss !== 'string') return undefined;
+  const m = /^https:\/\/([^/]+)\/admin\/?$/.exec(iss);
+  return m && SHOP_DOMAIN.test(m[1]!) ? m[1]!.toLowerCase() : undefined;
 }
 
 /** The bearer token of a request, or an InputError that says how to send one. */
