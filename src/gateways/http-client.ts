@@ -1,4 +1,6 @@
+import { Agent, fetch as dispatchedFetch, type Dispatcher } from 'undici';
 import { UpstreamError, UpstreamRefusal } from '../errors.ts';
+import { guardedLookup } from '../net/url-guard.ts';
 
 export interface JsonCall {
   method: 'GET' | 'POST' | 'PUT';
@@ -10,6 +12,17 @@ export interface JsonCall {
   timeoutMs?: number;
   /** Names the upstream in error messages ("Paymento"). */
   upstream: string;
+  /** Carries the call instead of the global fetch's own agent (see merchantHostDispatcher). */
+  dispatcher?: Dispatcher | undefined;
+}
+
+/**
+ * For hosts a merchant named (a self-hosted gateway instance): every connection's address is
+ * judged at connect time, so a name that passed the save-time check and now resolves inside
+ * (DNS rebinding) is refused before a byte is sent.
+ */
+export function merchantHostDispatcher(allowPrivate: boolean): Dispatcher {
+  return new Agent({ connect: { lookup: guardedLookup(allowPrivate) } });
 }
 
 /** Seconds or an HTTP date, as Retry-After allows. */
@@ -27,13 +40,14 @@ export function parseRetryAfter(value: string | null): number | undefined {
 export async function callJson<T>(call: JsonCall): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(call.url, {
+    const init = {
       method: call.method,
       headers: { accept: 'application/json', ...(call.body === undefined && call.rawBody === undefined ? {} : { 'content-type': 'application/json' }), ...call.headers },
       body: call.rawBody ?? (call.body === undefined ? undefined : JSON.stringify(call.body)),
       signal: AbortSignal.timeout(call.timeoutMs ?? 10_000),
       redirect: 'error',
-    });
+    } as const;
+    res = call.dispatcher ? (await dispatchedFetch(call.url, { ...init, dispatcher: call.dispatcher })) as unknown as Response : await fetch(call.url, init);
   } catch (err) {
     const timedOut = (err as Error).name === 'TimeoutError';
     throw new UpstreamError(timedOut ? 'upstream_timeout' : 'upstream_unreachable',

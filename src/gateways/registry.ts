@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { assertUnreachable } from '../errors.ts';
 import { CryptoCheckoutAdapter } from './crypto-checkout/adapter.ts';
 import { CryptoNowAdapter } from './cryptonow/adapter.ts';
+import { merchantHostDispatcher } from './http-client.ts';
 import { PaymentoAdapter } from './paymento/adapter.ts';
 import { GATEWAY_NAMES, type GatewayAdapter, type GatewayConnection, type GatewayName } from './types.ts';
 
@@ -14,6 +15,8 @@ export interface GatewayOrigins {
   /** How a shopper's browser reaches the sandbox pay page. */
   sandboxPublic: string;
   timeoutMs: number;
+  /** ALLOW_PRIVATE_URLS: merchant-named hosts may then resolve to private addresses (development, tests). */
+  allowPrivateUrls: boolean;
 }
 
 /** Where each gateway's API lives; a sandbox connection always talks to this process's own sandbox. */
@@ -30,22 +33,24 @@ export class GatewayRegistry {
         : origins.paymento,
       { timeoutMs: origins.timeoutMs },
     );
-    // Crypto Checkout is self-hosted: each live connection names the merchant's own instance.
+    // Crypto Checkout is self-hosted: each live connection names the merchant's own instance,
+    // so its calls are judged against the SSRF guard at every connect.
+    const merchantHosts = merchantHostDispatcher(origins.allowPrivateUrls);
     this.cryptoCheckout = new CryptoCheckoutAdapter((conn) => {
       if (conn.mode === 'sandbox') return sandbox('crypto-checkout');
       if (!conn.credentials.apiOrigin) throw new Error('a live Crypto Checkout connection needs the instance URL (credentials.apiOrigin)');
       return conn.credentials.apiOrigin.replace(/\/+$/, '');
-    }, { timeoutMs: origins.timeoutMs });
+    }, { timeoutMs: origins.timeoutMs, dispatcherFor: (conn) => (conn.mode === 'sandbox' ? undefined : merchantHosts) });
     this.cryptonow = new CryptoNowAdapter((conn) =>
       conn.mode === 'sandbox' ? sandbox('cryptonow') : (origins.cryptonow?.api ?? 'https://cryptnow.io'),
     { timeoutMs: origins.timeoutMs });
   }
 
   /** The deployment's registry: live origins from the config, the sandbox reached at `sandboxApi()`. */
-  static fromConfig(config: Pick<Config, 'paymento' | 'cryptonow' | 'publicUrl' | 'gatewayTimeoutMs'>, sandboxApi: () => string): GatewayRegistry {
+  static fromConfig(config: Pick<Config, 'paymento' | 'cryptonow' | 'publicUrl' | 'gatewayTimeoutMs' | 'allowPrivateUrls'>, sandboxApi: () => string): GatewayRegistry {
     return new GatewayRegistry({
       paymento: { api: config.paymento.apiOrigin, gateway: config.paymento.gatewayOrigin }, cryptonow: { api: config.cryptonow.apiOrigin },
-      sandboxApi, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs,
+      sandboxApi, sandboxPublic: config.publicUrl, timeoutMs: config.gatewayTimeoutMs, allowPrivateUrls: config.allowPrivateUrls,
     });
   }
 

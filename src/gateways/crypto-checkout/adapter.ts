@@ -2,6 +2,7 @@ import type { GatewayFact } from '../../core/gateway-facts.ts';
 import { formatAmount, parseDecimal } from '../../core/money.ts';
 import { sha256Hex } from '../../crypto/signatures.ts';
 import { UpstreamError, UpstreamRefusal } from '../../errors.ts';
+import type { Dispatcher } from 'undici';
 import { callJson } from '../http-client.ts';
 import type { CallbackVerdict, CreatedPayment, CreatePaymentInput, GatewayAdapter, GatewayConnection, OriginFor } from '../types.ts';
 import {
@@ -40,9 +41,12 @@ export class CryptoCheckoutAdapter implements GatewayAdapter {
   readonly #originFor: OriginFor;
   readonly #timeoutMs: number;
   readonly #now: () => number;
+  readonly #dispatcherFor: (conn: GatewayConnection) => Dispatcher | undefined;
 
-  constructor(originFor: OriginFor, opts: { timeoutMs?: number; now?: () => number } = {}) {
+  /** `dispatcherFor` carries the calls to a connection's instance (a host the merchant named). */
+  constructor(originFor: OriginFor, opts: { timeoutMs?: number; now?: () => number; dispatcherFor?: (conn: GatewayConnection) => Dispatcher | undefined } = {}) {
     this.#originFor = originFor;
+    this.#dispatcherFor = opts.dispatcherFor ?? (() => undefined);
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#now = opts.now ?? Date.now;
   }
@@ -57,7 +61,7 @@ export class CryptoCheckoutAdapter implements GatewayAdapter {
     const origin = this.#originFor(conn);
     try {
       return await callJson<T>({
-        method, url: `${origin}${path}`, body: opts.body, upstream, timeoutMs: this.#timeoutMs,
+        method, url: `${origin}${path}`, body: opts.body, upstream, timeoutMs: this.#timeoutMs, dispatcher: this.#dispatcherFor(conn),
         headers: { Authorization: `Bearer ${conn.credentials.apiKey}`, ...opts.headers },
       });
     } catch (err) {
