@@ -16,7 +16,9 @@ for (const [prefix, bits] of [
   ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) BLOCKED.addSubnet(prefix, bits, 'ipv4');
 for (const [prefix, bits] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48],
+  // ::/96 holds the deprecated IPv4-compatible forms (::7f00:1 is 127.0.0.1) and ::ffff:0:0:0/96
+  // the IPv4-translated ones: no public host is reached through either.
+  ['::', 96], ['::ffff:0:0:0', 96], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['64:ff9b:1::', 48],
   ['2001:db8::', 32], ['2002::', 16], ['100::', 64],
 ] as const) BLOCKED.addSubnet(prefix, bits, 'ipv6');
 

@@ -5,8 +5,8 @@ import { checkMerchantUrl, guardedLookup, isPublicAddress } from '../../src/net/
 describe('merchant URL guard (SSRF)', () => {
   it('judges addresses: private, loopback, link-local, metadata, mapped and reserved are not public', () => {
     for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fc00::1',
-      '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254', '224.0.0.1', '255.255.255.255']) assert.equal(isPublicAddress(a), false, a);
-    for (const a of ['93.184.216.34', '1.1.1.1', '2606:4700:4700::1111']) assert.equal(isPublicAddress(a), true, a);
+      '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254', '::7f00:1', '::ffff:0:7f00:1', '::a9fe:a9fe', '224.0.0.1', '255.255.255.255']) assert.equal(isPublicAddress(a), false, a);
+    for (const a of ['93.184.216.34', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) assert.equal(isPublicAddress(a), true, a);
   });
 
   it('refuses http, credentials, private literals in every spelling, and local names', async () => {
