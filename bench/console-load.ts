@@ -10,104 +10,19 @@
 // page script: GET /admin (HTML) → its assets in parallel (console.js, console.css, gzip) → in
 // parallel GET /v1/admin/me, /v1/admin/health, /v1/admin/stores and /v1/admin/search?limit=50
 // (the default page). Browser parse/render time is not included (see test/browser for that).
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { SecretBox } from '../src/crypto/secret-box.ts';
 import { createStore, insertConnection } from '../src/db/stores-repo.ts';
-import { freePort } from '../test/support/free-port.ts';
+import { startCoinbridge, tempDir } from './lib/children.ts';
+import { freshDatabase, SERVER_URL, withAdmin } from './lib/postgres.ts';
+import { positive, progress, runBench, say } from './lib/run.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SERVER_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/test';
-const RUNS = positive('BENCH_RUNS', 20);
-const PAYMENTS = positive('BENCH_PAYMENTS', 10_000);
+const RUNS = positive('BENCH_RUNS', 20, { integer: true });
+const PAYMENTS = positive('BENCH_PAYMENTS', 10_000, { integer: true });
 const GOAL_MS = 1500;
 const BROWSER_CONNECTIONS = 6;
-
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
-  return n;
-}
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
-const progress = (line: string) => process.stderr.write(`  · ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// --- cleanup: every resource registers its undo; run on success, error and Ctrl-C -------------
-
-const undo: { what: string; fn: () => Promise<void> }[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of undo.reverse()) {
-      try { await step.fn(); } catch (err) { process.stderr.write(`cleanup: ${step.what} failed: ${(err as Error).message}\n`); }
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: cleaning up\n`);
-    void cleanup().then(() => process.exit(130));
-  });
-}
-
-async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: SERVER_URL });
-  await c.connect();
-  try { return await fn(c); } finally { await c.end(); }
-}
-
-async function freshDatabase(): Promise<string> {
-  const name = `cbbench_${crypto.randomBytes(5).toString('hex')}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE ${name}`));
-  undo.push({ what: `drop database ${name}`, fn: () => withAdmin(async (c) => { await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); }) });
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-// --- Coinbridge as a child process ------------------------------------------------------------
-
-function startCoinbridge(env: Record<string, string>): { proc: ChildProcess; output: string[] } {
-  const proc = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => { output.push(chunk.toString('utf8')); if (output.length > 200) output.shift(); };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  undo.push({
-    what: 'stop Coinbridge',
-    fn: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      if (!(await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]))) proc.kill('SIGKILL');
-    },
-  });
-  return { proc, output };
-}
-
-async function waitReady(child: { proc: ChildProcess; output: string[] }, url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.proc.exitCode !== null) throw new Error(`Coinbridge exited (${child.proc.exitCode}):\n${child.output.join('').slice(-3000)}`);
-    try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch { /* not yet */ }
-    await sleep(100);
-  }
-  throw new Error(`Coinbridge not ready:\n${child.output.join('').slice(-3000)}`);
-}
 
 // --- seed ------------------------------------------------------------------------------------
 
@@ -255,16 +170,10 @@ async function main(): Promise<void> {
   const encryptionKey = crypto.randomBytes(32).toString('base64');
   const setupToken = crypto.randomBytes(24).toString('base64url');
   progress(`fresh database on ${new URL(SERVER_URL).host}`);
-  const url = await freshDatabase();
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'cbbench-console-'));
-  undo.push({ what: `remove ${dataDir}`, fn: () => fs.rm(dataDir, { recursive: true, force: true }) });
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = startCoinbridge({
-    NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: base, DATABASE_URL: url, ENCRYPTION_KEY: encryptionKey,
-    LOG_LEVEL: 'warn', SEED_DEMO: 'false', COINBRIDGE_ROLE: 'web', ADMIN_SETUP_TOKEN: setupToken, DATA_DIR: dataDir,
-  });
-  await waitReady(child, base);
+  const { url } = await freshDatabase('cbbench');
+  const dataDir = await tempDir('cbbench-console-');
+  const child = await startCoinbridge('coinbridge', { databaseUrl: url, dataDir, encryptionKey, env: { COINBRIDGE_ROLE: 'web', ADMIN_SETUP_TOKEN: setupToken } });
+  const base = child.origin;
   progress(`seeding ${PAYMENTS} payments`);
   const seeded = await seed(url, encryptionKey);
   progress(`seeded ${PAYMENTS} payments, ${seeded.events} events`);
@@ -305,8 +214,4 @@ async function main(): Promise<void> {
   say(`goal: first load ≤ ${GOAL_MS} ms → p95 ${p95.toFixed(1)} ms: ${p95 <= GOAL_MS ? 'met' : 'NOT met'}`);
 }
 
-main().then(cleanup, async (err) => {
-  process.stderr.write(`${(err as Error).stack ?? err}\n`);
-  await cleanup();
-  process.exitCode = 1;
-});
+await runBench(main);

@@ -3,22 +3,21 @@
 // Koa handler without a database). Prints figures; asserts nothing. See bench/README.md.
 //
 //   npm run bench:ipn            (BENCH_DATABASE_URL, BENCH_SECONDS, ... : see README)
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { SecretBox } from '../src/crypto/secret-box.ts';
 import { createStore, insertConnection } from '../src/db/stores-repo.ts';
 import { freePort } from '../test/support/free-port.ts';
+import { baseEnv, startChild, tempDir, waitUntilServing, warningLines } from './lib/children.ts';
+import { backgroundLine, cpuSample, cpuUse, machineLine, type CpuUse } from './lib/machine.ts';
+import { checkpoint, freshDatabase, serverInfo, serverLine } from './lib/postgres.ts';
+import { onCleanup, positive, progress, ROOT, runBench, say } from './lib/run.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SERVER_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/test';
 const SECONDS = positive('BENCH_SECONDS', 10);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS || '10,50').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
 const POOL_SIZE = process.env.BENCH_POOL_SIZE; // passed on as DATABASE_POOL_SIZE when set
@@ -62,137 +61,6 @@ interface AcInstance {
 }
 type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, result: AcResult) => void) => AcInstance;
 const autocannon = require('autocannon') as Autocannon;
-
-// --- small helpers --------------------------------------------------------------------------
-
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return n;
-}
-
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function progress(line: string): void {
-  process.stderr.write(`  · ${line}\n`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-
-function dbUrl(name: string): string {
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: SERVER_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-/** Flushes dirty buffers now, so a background checkpoint does not land inside one measurement. */
-async function checkpoint(): Promise<void> {
-  await withAdmin((c) => c.query('CHECKPOINT')).catch(() => undefined); // needs superuser; best effort
-}
-
-// --- cleanup: every resource registers its undo; run on success, error and Ctrl-C -------------
-
-const undo: { what: string; fn: () => Promise<void> }[] = [];
-let cleaning: Promise<void> | undefined;
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of undo.reverse()) {
-      try {
-        await step.fn();
-      } catch (err) {
-        process.stderr.write(`cleanup: ${step.what} failed: ${(err as Error).message}\n`);
-      }
-    }
-  })();
-  return cleaning;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: cleaning up\n`);
-    void cleanup().then(() => process.exit(130));
-  });
-}
-
-async function freshDatabase(prefix: string): Promise<{ name: string; url: string }> {
-  const name = `${prefix}_${crypto.randomBytes(5).toString('hex')}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE ${name}`));
-  undo.push({ what: `drop database ${name}`, fn: () => withAdmin(async (c) => { await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); }) });
-  return { name, url: dbUrl(name) };
-}
-
-// --- child processes ------------------------------------------------------------------------
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  /** Last ~200 lines of stdout+stderr, for diagnosis. */
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-function startChild(name: string, args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      output.push(line);
-      if (output.length > 200) output.shift();
-    }
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const child: Child = { name, proc, output, exited };
-  undo.push({ what: `stop ${name}`, fn: () => stopChild(child) });
-  return child;
-}
-
-async function stopChild(child: Child): Promise<void> {
-  if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
-  child.proc.kill('SIGTERM');
-  const done = await Promise.race([child.exited.then(() => true), sleep(10_000).then(() => false)]);
-  if (!done) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
-}
-
-/** Polls `url` until it answers `okStatus`; fails fast if the child dies first. */
-async function waitUntilServing(child: Child, url: string, okStatus: (s: number) => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited with code ${child.proc.exitCode}:\n${child.output.slice(-20).join('\n')}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (okStatus(res.status)) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms (${last}):\n${child.output.slice(-20).join('\n')}`);
-}
 
 // --- IPN bodies -----------------------------------------------------------------------------
 
@@ -244,65 +112,6 @@ class IpnSequence {
     }
     return out;
   }
-}
-
-// --- CPU accounting (Linux /proc; silently absent elsewhere) ---------------------------------
-
-interface CpuSample {
-  at: bigint;
-  /** CPU ms of the server child under test, of every local `postgres` process, of this process. */
-  server: number;
-  postgres: number;
-  self: number;
-  /** Machine-wide busy and total jiffies. */
-  busy: number;
-  total: number;
-}
-
-const TICK_MS = 10; // USER_HZ is 100 on every mainstream Linux build
-
-/** utime + stime, plus (withChildren) the CPU of exited children it reaped: the postmaster's backends. */
-async function procCpuMs(pid: number | string, withChildren = false): Promise<number> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  return ((f[11] ?? 0) + (f[12] ?? 0) + (withChildren ? (f[13] ?? 0) + (f[14] ?? 0) : 0)) * TICK_MS;
-}
-
-async function cpuSample(serverPid: number | undefined): Promise<CpuSample | undefined> {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    let postgres = 0;
-    for (const pid of (await fs.readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
-      try {
-        if ((await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim() === 'postgres') postgres += await procCpuMs(pid, true);
-      } catch { /* gone */ }
-    }
-    const cpu = (await fs.readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
-    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
-    const self = process.cpuUsage();
-    return {
-      at: process.hrtime.bigint(), server: serverPid ? await procCpuMs(serverPid) : 0, postgres,
-      self: (self.user + self.system) / 1000, busy: total - idle, total,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-interface CpuUse {
-  /** CPU µs per answered request. */
-  serverUs: number;
-  postgresUs: number;
-  loadUs: number;
-  /** Machine-wide busy share over the run, all CPUs together. */
-  busyPct: number;
-}
-
-function cpuUse(a: CpuSample | undefined, b: CpuSample | undefined, requests: number): CpuUse | undefined {
-  if (!a || !b || requests === 0) return undefined;
-  const per = (ms: number) => (ms * 1000) / requests;
-  return { serverUs: per(b.server - a.server), postgresUs: per(b.postgres - a.postgres), loadUs: per(b.self - a.self), busyPct: ((b.busy - a.busy) / (b.total - a.total)) * 100 };
 }
 
 // --- load runs ------------------------------------------------------------------------------
@@ -443,21 +252,12 @@ async function main(): Promise<void> {
   if (CONNECTIONS.length === 0) throw new Error('BENCH_CONNECTIONS names no connection count');
 
   // Machine and server.
-  const server = await withAdmin(async (c) => {
-    const settings = await c.query<{ name: string; setting: string; unit: string | null }>(
-      `SELECT name, setting, unit FROM pg_settings WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections')`);
-    return Object.fromEntries(settings.rows.map((r) => [r.name, r.name === 'shared_buffers' ? `${(Number(r.setting) * 8) / 1024} MB` : r.setting]));
-  });
-  const cpus = os.cpus();
-  const idleA = await cpuSample(undefined);
-  await sleep(1000);
-  const background = cpuUse(idleA, await cpuSample(undefined), 1);
+  const server = await serverInfo();
+  const background = await backgroundLine();
   say('Coinbridge IPN ingest benchmark');
-  say(`machine    : ${cpus.length} CPU(s), ${cpus[0]?.model.trim() ?? 'unknown model'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}`);
-  say(`postgresql : ${server.server_version} at ${new URL(SERVER_URL).host} (fsync=${server.fsync}, synchronous_commit=${server.synchronous_commit}, shared_buffers=${server.shared_buffers}, max_connections=${server.max_connections})`);
-  if (background) {
-    say(`background : machine ${background.busyPct.toFixed(0)} % busy in the second before the run${background.busyPct > 10 ? ' (WARNING: other work is running; figures will be low and noisy)' : ''}`);
-  }
+  say(`machine    : ${machineLine()}`);
+  say(`postgresql : ${serverLine(server)}`);
+  if (background) say(`background : ${background}`);
   say(`setup      : all processes share this machine; Coinbridge runs as a child process with COINBRIDGE_ROLE=web (no job workers competing for CPU;`);
   say(`             verify jobs are queued, not run), DATABASE_POOL_SIZE=${POOL_SIZE ?? '10 (default)'}, LOG_LEVEL=warn; load from autocannon in this process;`);
   say(`             ${SECONDS} s of load per measurement (in ~2 s runs of fixed size, every answer awaited) after a short warm-up; connections ${CONNECTIONS.join(', ')}`);
@@ -471,13 +271,10 @@ async function main(): Promise<void> {
   await pgbenchInit(pgbDb.url);
 
   // Coinbridge in a child process.
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'cbbench-'));
-  undo.push({ what: `remove ${dataDir}`, fn: () => fs.rm(dataDir, { recursive: true, force: true }) });
+  const dataDir = await tempDir('cbbench-');
   const encryptionKey = crypto.randomBytes(32).toString('base64');
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const baseEnv: Record<string, string> = Object.fromEntries(
-    ['PATH', 'HOME', 'TMPDIR', 'LANG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   const cbEnv: Record<string, string> = {
     ...baseEnv,
     DATABASE_URL: cbDb.url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: origin, DATA_DIR: dataDir,
@@ -492,7 +289,7 @@ async function main(): Promise<void> {
 
   // Store, connection and payments, written straight to the app's database by this process.
   const pool = new pg.Pool({ connectionString: cbDb.url, max: 2 });
-  undo.push({ what: 'close bench pool', fn: () => pool.end() });
+  onCleanup('close bench pool', () => pool.end());
   const box = new SecretBox([Buffer.from(encryptionKey, 'base64')]);
   const ipnSecret = crypto.randomBytes(24).toString('base64url');
   const store = await createStore(pool, { name: 'Bench store' });
@@ -606,17 +403,9 @@ async function main(): Promise<void> {
   say(`integrity  : ${cbRequests} IPNs sent (warm-ups and probe included), ${cbAcknowledged} answered 2xx; inbox rows ${counts!.inbox}` +
     ` (unmatched ${counts!.unmatched}), callback.received events ${counts!.events}, queued payment.verify jobs ${counts!.jobs}` +
     ` → ${intact ? 'OK: inbox rows = 2xx answers, nothing lost or doubled' : 'MISMATCH'}`);
-  const warnings = cb.output.filter((l) => /"level":"(warn|error|fatal)"/.test(l));
+  const warnings = warningLines(cb);
   if (warnings.length > 0) say(`coinbridge : ${warnings.length} warn/error log line(s) kept, last: ${warnings.at(-1)}`);
   say(`took       : ${((Date.now() - started) / 1000).toFixed(0)} s${CPU_PROF ? `; CPU profile of the Coinbridge child written to ${profDir} on exit` : ''}`);
 }
 
-try {
-  await main();
-} catch (err) {
-  // After Ctrl-C, failures are the cleanup pulling resources from under the run: not news.
-  if (!cleaning) process.stderr.write(`\nbenchmark failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runBench(main);
