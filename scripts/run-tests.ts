@@ -27,7 +27,9 @@ const files = excluded.size === 0
   : (chosen.length ? chosen : fs.globSync('test/**/*.test.ts')).filter((f) => !excluded.has(f));
 if (excluded.size) console.log(`leaving out (TEST_EXCLUDE): ${[...excluded].join(', ')}`);
 const run = spawnSync(node, [
-  '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=180000',
+  // Three files at once on two cores: many files spend much of their time waiting (retry backoff,
+  // polling for a settled state), and the long cluster files would otherwise hold one of only two slots.
+  '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 3}`, '--test-timeout=180000',
   ...(files.length ? files : ['test/**/*.test.ts']),
 ], {
   stdio: 'inherit',

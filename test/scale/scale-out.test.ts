@@ -66,6 +66,8 @@ describe(`scale-out: ${PAYMENTS} payments over ${PROCESSES} processes`, () => {
         RECONCILE_EVERY: '1 hour',
         // Under this load a job may wait in a process's queue for seconds; it must not be taken over meanwhile.
         JOB_LOCK_LIFETIME_MS: '60000',
+        // Wake-ups bring new jobs at once; polling often would only add empty lock attempts.
+        JOB_POLL_MS: '1000',
       },
     });
     const directMerchant = paymento.addMerchant();
