@@ -34,6 +34,54 @@ export interface LoggedRequest {
   rawBody: string;
 }
 
+/** A request as tests inspect it: the raw body, and the parsed JSON when the body is JSON. */
+export function logged(req: http.IncomingMessage, url: URL, rawBody: string): LoggedRequest {
+  const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body: undefined, rawBody };
+  try { entry.body = rawBody ? JSON.parse(rawBody) : undefined; } catch { entry.body = rawBody; }
+  return entry;
+}
+
+/**
+ * Requests an emulator never answers on purpose, so the client's own deadline has to fire. Like a
+ * dead upstream, the socket is dropped after `ms`; close() ends every hold at once.
+ */
+export class HangingRequests {
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #ms: number;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  hold(req: http.IncomingMessage): void {
+    const timer = setTimeout(() => { this.#timers.delete(timer); req.socket.destroy(); }, this.#ms);
+    this.#timers.add(timer);
+    req.socket.once('close', () => { clearTimeout(timer); this.#timers.delete(timer); });
+  }
+
+  close(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+}
+
+/** An emulator's own waits (delays, retry schedules), all cut short at once when it closes. */
+export class Sleepers {
+  readonly #entries = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = { timer: setTimeout(() => { this.#entries.delete(entry); resolve(); }, ms), resolve };
+      this.#entries.add(entry);
+    });
+  }
+
+  wakeAll(): void {
+    for (const s of this.#entries) { clearTimeout(s.timer); s.resolve(); }
+    this.#entries.clear();
+  }
+}
+
 /** Reads a request body as UTF-8 text, refusing more than `maxBytes`. */
 export async function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];

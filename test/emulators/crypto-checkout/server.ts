@@ -20,7 +20,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { listenOnLoopback, type LoggedRequest } from '../loopback.ts';
+import { HangingRequests, listenOnLoopback, logged, type LoggedRequest, Sleepers } from '../loopback.ts';
 
 export type { LoggedRequest };
 
@@ -210,16 +210,11 @@ export async function startCryptoCheckoutEmulator(opts: {
   let closed = false;
   let origin = '';
 
-  const hangTimers = new Set<NodeJS.Timeout>();
-  const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  const hanging = new HangingRequests(HANG_MS);
+  const sleepers = new Sleepers();
   const outbound = new AbortController();
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => { sleepers.delete(entry); resolve(); }, ms), resolve };
-      sleepers.add(entry);
-    });
-  }
+  const sleep = (ms: number): Promise<void> => sleepers.sleep(ms);
 
   function merchantOf(apiKey: string): StoredMerchant {
     const m = merchants.get(apiKey);
@@ -435,17 +430,12 @@ export async function startCryptoCheckoutEmulator(opts: {
         chunks.push(chunk as Buffer);
       }
       const raw = Buffer.concat(chunks).toString('utf8');
-      const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body: undefined, rawBody: raw };
-      try { entry.body = raw ? JSON.parse(raw) : undefined; } catch { entry.body = raw; }
-      requests.push(entry);
+      requests.push(logged(req, url, raw));
 
       const reply = await route(req, url, raw, res);
       if (reply === 'done') return;
       if (reply === 'hang') {
-        // Never answer: the client's own deadline has to fire. Give up after HANG_MS like a dead upstream.
-        const timer = setTimeout(() => { hangTimers.delete(timer); req.socket.destroy(); }, HANG_MS);
-        hangTimers.add(timer);
-        req.socket.once('close', () => { clearTimeout(timer); hangTimers.delete(timer); });
+        hanging.hold(req);
         return;
       }
       send(res, reply);
@@ -523,10 +513,8 @@ export async function startCryptoCheckoutEmulator(opts: {
       if (closed) return;
       closed = true;
       outbound.abort();
-      for (const s of sleepers) { clearTimeout(s.timer); s.resolve(); }
-      sleepers.clear();
-      for (const t of hangTimers) clearTimeout(t);
-      hangTimers.clear();
+      sleepers.wakeAll();
+      hanging.close();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       listening.destroySockets();
       await done;

@@ -19,7 +19,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { listenOnLoopback, readBody, type LoggedRequest } from '../loopback.ts';
+import { listenOnLoopback, type LoggedRequest, readBody, Sleepers } from '../loopback.ts';
 
 export type CommissionMode = 'merchant' | 'customer';
 export type SessionStatus = 'active' | 'paid' | 'closed';
@@ -184,7 +184,7 @@ export async function startCryptoNowEmulator(opts: {
 
   // Everything that could outlive close() is tracked so close() can cut it short.
   const timers = new Set<NodeJS.Timeout>();
-  const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  const sleepers = new Sleepers();
   const inFlight = new Set<Promise<void>>();
   const outbound = new AbortController();
 
@@ -194,12 +194,7 @@ export async function startCryptoNowEmulator(opts: {
     timers.add(timer);
   }
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => { sleepers.delete(entry); resolve(); }, ms), resolve };
-      sleepers.add(entry);
-    });
-  }
+  const sleep = (ms: number): Promise<void> => sleepers.sleep(ms);
 
   function merchantOf(publicKey: string): EmulatedMerchant {
     const m = merchants.get(publicKey);
@@ -450,8 +445,7 @@ export async function startCryptoNowEmulator(opts: {
     if (closed) return;
     closed = true;
     outbound.abort();
-    for (const s of sleepers) { clearTimeout(s.timer); s.resolve(); }
-    sleepers.clear();
+    sleepers.wakeAll();
     for (const t of timers) clearTimeout(t);
     timers.clear();
     const done = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,7 +11,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { listenOnLoopback, type LoggedRequest } from '../loopback.ts';
+import { HangingRequests, listenOnLoopback, logged, type LoggedRequest, Sleepers } from '../loopback.ts';
 
 export type VerifyShape = 'swagger' | 'docs';
 export type VerifyFailure = '500' | 'timeout' | '503-retry-after';
@@ -188,16 +188,11 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
   let closed = false;
 
   // Everything that could keep close() waiting is tracked so close() can cut it short.
-  const hangTimers = new Set<NodeJS.Timeout>();
-  const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  const hanging = new HangingRequests(HANG_MS);
+  const sleepers = new Sleepers();
   const outbound = new AbortController();
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => { sleepers.delete(entry); resolve(); }, ms), resolve };
-      sleepers.add(entry);
-    });
-  }
+  const sleep = (ms: number): Promise<void> => sleepers.sleep(ms);
 
   function stored(token: string): EmulatedPayment {
     const p = payments.get(token);
@@ -438,17 +433,12 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
     const url = new URL(req.url ?? '/', 'http://emulator');
     try {
       rawBody = await readBody(req);
-      const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body: undefined, rawBody };
-      try { entry.body = rawBody ? JSON.parse(rawBody) : undefined; } catch { entry.body = rawBody; }
-      requests.push(entry);
+      requests.push(logged(req, url, rawBody));
 
       const reply = await route(req, res, url, rawBody);
       if (reply === 'done') return;
       if (reply === 'hang') {
-        // Never answer: the client's own deadline has to fire. Give up after HANG_MS like a dead upstream.
-        const timer = setTimeout(() => { hangTimers.delete(timer); req.socket.destroy(); }, HANG_MS);
-        hangTimers.add(timer);
-        req.socket.once('close', () => { clearTimeout(timer); hangTimers.delete(timer); });
+        hanging.hold(req);
         return;
       }
       sendEnvelope(res, reply);
@@ -523,10 +513,8 @@ export async function startPaymentoEmulator(opts: { verifyShape?: VerifyShape; i
       if (closed) return;
       closed = true;
       outbound.abort();
-      for (const s of sleepers) { clearTimeout(s.timer); s.resolve(); }
-      sleepers.clear();
-      for (const t of hangTimers) clearTimeout(t);
-      hangTimers.clear();
+      sleepers.wakeAll();
+      hanging.close();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       destroySockets();
       await done;

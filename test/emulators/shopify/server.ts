@@ -13,7 +13,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { listenOnLoopback, readBody, type LoggedRequest } from '../loopback.ts';
+import { listenOnLoopback, logged, type LoggedRequest, readBody, Sleepers } from '../loopback.ts';
 
 export type { LoggedRequest };
 
@@ -324,17 +324,12 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
   let nextOrderNumber = 1001;
   let closed = false;
 
-  const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  const sleepers = new Sleepers();
   const outbound = new AbortController();
 
   const now = () => Date.now() + clockOffset;
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => { sleepers.delete(entry); resolve(); }, ms), resolve };
-      sleepers.add(entry);
-    });
-  }
+  const sleep = (ms: number): Promise<void> => sleepers.sleep(ms);
 
   function appOf(clientId: string): App {
     const app = apps.get(clientId);
@@ -785,9 +780,7 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
     const url = new URL(req.url ?? '/', 'http://emulator');
     try {
       const rawBody = await readBody(req, MAX_BODY);
-      const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body: undefined, rawBody };
-      try { entry.body = rawBody ? JSON.parse(rawBody) : undefined; } catch { entry.body = rawBody; }
-      requests.push(entry);
+      requests.push(logged(req, url, rawBody));
 
       const headerShop = req.headers['x-shopify-shop-domain'];
       const shopValue = (Array.isArray(headerShop) ? headerShop[0] : headerShop) ?? url.searchParams.get('shop');
@@ -935,8 +928,7 @@ export async function startShopifyEmulator(opts: ShopifyEmulatorOptions = {}): P
       if (closed) return;
       closed = true;
       outbound.abort();
-      for (const s of sleepers) { clearTimeout(s.timer); s.resolve(); }
-      sleepers.clear();
+      sleepers.wakeAll();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       destroySockets();
       await done;

@@ -19,7 +19,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { listenOnLoopback, readBody, type LoggedRequest } from '../loopback.ts';
+import { listenOnLoopback, type LoggedRequest, readBody, Sleepers } from '../loopback.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Exported types
@@ -615,7 +615,7 @@ export async function startWooCommerceEmulator(opts: WooCommerceEmulatorOptions 
   let closed = false;
   let origin = '';
 
-  const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  const sleepers = new Sleepers();
   const outbound = new AbortController();
 
   /** WordPress works in whole seconds (MySQL DATETIME, time()). */
@@ -623,12 +623,7 @@ export async function startWooCommerceEmulator(opts: WooCommerceEmulatorOptions 
   const nowS = () => Math.floor(now() / 1000);
   const nowMs = () => nowS() * 1000;
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => { sleepers.delete(entry); resolve(); }, ms), resolve };
-      sleepers.add(entry);
-    });
-  }
+  const sleep = (ms: number): Promise<void> => sleepers.sleep(ms);
 
   // ---- keys ----
 
@@ -1637,8 +1632,7 @@ export async function startWooCommerceEmulator(opts: WooCommerceEmulatorOptions 
       if (closed) return;
       closed = true;
       outbound.abort();
-      for (const s of sleepers) { clearTimeout(s.timer); s.resolve(); }
-      sleepers.clear();
+      sleepers.wakeAll();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       listening.destroySockets();
       await done;
