@@ -22,15 +22,21 @@ for (const f of excluded) {
   }
 }
 const chosen = process.argv.slice(2);
-const files = excluded.size === 0
-  ? chosen
-  : (chosen.length ? chosen : fs.globSync('test/**/*.test.ts')).filter((f) => ![...excluded].some((x) => f === x || f.startsWith(`${x.replace(/\/$/, '')}/`)));
+const isExcluded = (f: string) => [...excluded].some((x) => f === x || f.startsWith(`${x.replace(/\/$/, '')}/`));
+/**
+ * The longest files start first: started last, the scale-out test alone would be the final few
+ * minutes of a run, with the other slots idle.
+ */
+const LONG_FIRST = ['test/scale/', 'test/faults/', 'test/bad-input/', 'test/browser/'];
+const rank = (f: string) => { const i = LONG_FIRST.findIndex((d) => f.startsWith(d)); return i === -1 ? LONG_FIRST.length : i; };
+const files = (chosen.length ? chosen : fs.globSync('test/**/*.test.ts').sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)))
+  .filter((f) => !isExcluded(f));
 if (excluded.size) console.log(`leaving out (TEST_EXCLUDE): ${[...excluded].join(', ')}`);
 const run = spawnSync(node, [
   // Three files at once on two cores: many files spend much of their time waiting (retry backoff,
   // polling for a settled state), and the long cluster files would otherwise hold one of only two slots.
   '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 3}`, '--test-timeout=180000',
-  ...(files.length ? files : ['test/**/*.test.ts']),
+  ...files,
 ], {
   stdio: 'inherit',
   env: { ...process.env, NODE_ENV: 'test' },

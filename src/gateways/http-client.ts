@@ -1,4 +1,4 @@
-import { Agent, fetch as dispatchedFetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { UpstreamError, UpstreamRefusal } from '../errors.ts';
 import { guardedLookup } from '../net/url-guard.ts';
 
@@ -12,17 +12,31 @@ export interface JsonCall {
   timeoutMs?: number;
   /** Names the upstream in error messages ("Paymento"). */
   upstream: string;
-  /** Carries the call instead of the global fetch's own agent (see merchantHostDispatcher). */
-  dispatcher?: Dispatcher | undefined;
+  /** Carries the call instead of the global fetch (see MerchantHosts). */
+  via?: MerchantHosts | undefined;
 }
 
+/** undici is loaded on first use: only calls to merchant-named hosts need it, and loading it costs start-up time. */
+let undici: Promise<typeof import('undici')> | undefined;
+
 /**
- * For hosts a merchant named (a self-hosted gateway instance): every connection's address is
+ * Calls to hosts a merchant named (a self-hosted gateway instance): every connection's address is
  * judged at connect time, so a name that passed the save-time check and now resolves inside
  * (DNS rebinding) is refused before a byte is sent.
  */
-export function merchantHostDispatcher(allowPrivate: boolean): Dispatcher {
-  return new Agent({ connect: { lookup: guardedLookup(allowPrivate) } });
+export class MerchantHosts {
+  readonly #allowPrivate: boolean;
+  #agent: Dispatcher | undefined;
+
+  constructor(opts: { allowPrivate: boolean }) {
+    this.#allowPrivate = opts.allowPrivate;
+  }
+
+  async fetch(url: string, init: RequestInit): Promise<Response> {
+    const { Agent, fetch } = await (undici ??= import('undici'));
+    this.#agent ??= new Agent({ connect: { lookup: guardedLookup(this.#allowPrivate) } });
+    return (await fetch(url, { ...(init as object), dispatcher: this.#agent })) as unknown as Response;
+  }
 }
 
 /** Seconds or an HTTP date, as Retry-After allows. */
@@ -40,14 +54,14 @@ export function parseRetryAfter(value: string | null): number | undefined {
 export async function callJson<T>(call: JsonCall): Promise<T> {
   let res: Response;
   try {
-    const init = {
+    const init: RequestInit = {
       method: call.method,
       headers: { accept: 'application/json', ...(call.body === undefined && call.rawBody === undefined ? {} : { 'content-type': 'application/json' }), ...call.headers },
       body: call.rawBody ?? (call.body === undefined ? undefined : JSON.stringify(call.body)),
       signal: AbortSignal.timeout(call.timeoutMs ?? 10_000),
       redirect: 'error',
-    } as const;
-    res = call.dispatcher ? (await dispatchedFetch(call.url, { ...init, dispatcher: call.dispatcher })) as unknown as Response : await fetch(call.url, init);
+    };
+    res = call.via ? await call.via.fetch(call.url, init) : await fetch(call.url, init);
   } catch (err) {
     const timedOut = (err as Error).name === 'TimeoutError';
     throw new UpstreamError(timedOut ? 'upstream_timeout' : 'upstream_unreachable',

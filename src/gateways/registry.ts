@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { assertUnreachable } from '../errors.ts';
 import { CryptoCheckoutAdapter } from './crypto-checkout/adapter.ts';
 import { CryptoNowAdapter } from './cryptonow/adapter.ts';
-import { merchantHostDispatcher } from './http-client.ts';
+import { MerchantHosts } from './http-client.ts';
 import { PaymentoAdapter } from './paymento/adapter.ts';
 import { GATEWAY_NAMES, type GatewayAdapter, type GatewayConnection, type GatewayName } from './types.ts';
 
@@ -35,12 +35,12 @@ export class GatewayRegistry {
     );
     // Crypto Checkout is self-hosted: each live connection names the merchant's own instance,
     // so its calls are judged against the SSRF guard at every connect.
-    const merchantHosts = merchantHostDispatcher(origins.allowPrivateUrls);
+    const merchantHosts = new MerchantHosts({ allowPrivate: origins.allowPrivateUrls });
     this.cryptoCheckout = new CryptoCheckoutAdapter((conn) => {
       if (conn.mode === 'sandbox') return sandbox('crypto-checkout');
       if (!conn.credentials.apiOrigin) throw new Error('a live Crypto Checkout connection needs the instance URL (credentials.apiOrigin)');
       return conn.credentials.apiOrigin.replace(/\/+$/, '');
-    }, { timeoutMs: origins.timeoutMs, dispatcherFor: (conn) => (conn.mode === 'sandbox' ? undefined : merchantHosts) });
+    }, { timeoutMs: origins.timeoutMs, viaFor: (conn) => (conn.mode === 'sandbox' ? undefined : merchantHosts) });
     this.cryptonow = new CryptoNowAdapter((conn) =>
       conn.mode === 'sandbox' ? sandbox('cryptonow') : (origins.cryptonow?.api ?? 'https://cryptnow.io'),
     { timeoutMs: origins.timeoutMs });

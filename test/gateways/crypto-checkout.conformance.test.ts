@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ReportedStatus } from '../../src/core/gateway-facts.ts';
 import { decimalToString } from '../../src/core/money.ts';
 import { CryptoCheckoutAdapter, idempotencyKeyFor } from '../../src/gateways/crypto-checkout/adapter.ts';
-import { merchantHostDispatcher } from '../../src/gateways/http-client.ts';
+import { MerchantHosts } from '../../src/gateways/http-client.ts';
 import { parseSignatureHeader, signWebhook, verifyWebhookSignature } from '../../src/gateways/crypto-checkout/signature.ts';
 import type { GatewayConnection } from '../../src/gateways/types.ts';
 import {
@@ -38,10 +38,10 @@ function connectionFor(emu: CryptoCheckoutEmulator, apiKey: string, secret: stri
 }
 
 /** Live instances are merchant-named hosts: calls go through the guarded dispatcher as in the product (loopback allowed here). */
-const instanceHosts = merchantHostDispatcher(true);
+const instanceHosts = new MerchantHosts({ allowPrivate: true });
 
 function adapterFor(emu: CryptoCheckoutEmulator, opts: { timeoutMs?: number; now?: () => number } = {}): CryptoCheckoutAdapter {
-  return new CryptoCheckoutAdapter((conn) => conn.credentials.apiOrigin ?? emu.origin, { timeoutMs: TIMEOUT_MS, dispatcherFor: () => instanceHosts, ...opts });
+  return new CryptoCheckoutAdapter((conn) => conn.credentials.apiOrigin ?? emu.origin, { timeoutMs: TIMEOUT_MS, viaFor: () => instanceHosts, ...opts });
 }
 
 async function cryptoCheckoutTarget(): Promise<ConformanceTarget> {

@@ -2,8 +2,7 @@ import type { GatewayFact } from '../../core/gateway-facts.ts';
 import { formatAmount, parseDecimal } from '../../core/money.ts';
 import { sha256Hex } from '../../crypto/signatures.ts';
 import { UpstreamError, UpstreamRefusal } from '../../errors.ts';
-import type { Dispatcher } from 'undici';
-import { callJson } from '../http-client.ts';
+import { callJson, type MerchantHosts } from '../http-client.ts';
 import type { CallbackVerdict, CreatedPayment, CreatePaymentInput, GatewayAdapter, GatewayConnection, OriginFor } from '../types.ts';
 import {
   amountJudgementOf, API_KEY, COIN, errorMessage, EVENT_ID, EVENT_TYPE, IDEMPOTENCY_HEADER, mapSessionStatus, SESSION_ID, SESSIONS_PATH,
@@ -41,12 +40,12 @@ export class CryptoCheckoutAdapter implements GatewayAdapter {
   readonly #originFor: OriginFor;
   readonly #timeoutMs: number;
   readonly #now: () => number;
-  readonly #dispatcherFor: (conn: GatewayConnection) => Dispatcher | undefined;
+  readonly #viaFor: (conn: GatewayConnection) => MerchantHosts | undefined;
 
-  /** `dispatcherFor` carries the calls to a connection's instance (a host the merchant named). */
-  constructor(originFor: OriginFor, opts: { timeoutMs?: number; now?: () => number; dispatcherFor?: (conn: GatewayConnection) => Dispatcher | undefined } = {}) {
+  /** `viaFor` carries the calls to a connection's instance (a host the merchant named). */
+  constructor(originFor: OriginFor, opts: { timeoutMs?: number; now?: () => number; viaFor?: (conn: GatewayConnection) => MerchantHosts | undefined } = {}) {
     this.#originFor = originFor;
-    this.#dispatcherFor = opts.dispatcherFor ?? (() => undefined);
+    this.#viaFor = opts.viaFor ?? (() => undefined);
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#now = opts.now ?? Date.now;
   }
@@ -61,7 +60,7 @@ export class CryptoCheckoutAdapter implements GatewayAdapter {
     const origin = this.#originFor(conn);
     try {
       return await callJson<T>({
-        method, url: `${origin}${path}`, body: opts.body, upstream, timeoutMs: this.#timeoutMs, dispatcher: this.#dispatcherFor(conn),
+        method, url: `${origin}${path}`, body: opts.body, upstream, timeoutMs: this.#timeoutMs, via: this.#viaFor(conn),
         headers: { Authorization: `Bearer ${conn.credentials.apiKey}`, ...opts.headers },
       });
     } catch (err) {
