@@ -1,6 +1,6 @@
 /**
  * A committed job must not wait for the next poll: JobWaker's notification has to reach the job
- * runners of every process. The runner here polls once a minute, so the job can only run within
+ * runners of every process. The runner here polls every 30 s, so the job can only run within
  * the test's deadline if the wake-up was heard (a NOTIFY between two pools, as between two
  * processes). The embedded database is left out: it is one process and polls every 250 ms anyway.
  */
