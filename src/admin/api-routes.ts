@@ -11,7 +11,7 @@ import { findStore, updateStoreSettings } from '../db/stores-repo.ts';
 import { CoinbridgeError, InputError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import { readJsonObject } from '../http/body.ts';
-import { describeIssues, storable } from '../http/validation.ts';
+import { describeIssues, isStorableText, storable } from '../http/validation.ts';
 import { enqueueJob, type JobName, type JobWaker } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import { audit, canSeeStore, csrfProtection, requireStaff, type AdminDeps, type StaffPrincipal, type StaffRole } from './access.ts';
@@ -51,8 +51,8 @@ function notFound(what: string): InputError {
 function query(ctx: Koa.Context, name: string): string | undefined {
   const value = ctx.query[name];
   if (Array.isArray(value)) throw new InputError('invalid_query', `Give \`${name}\` once.`, 400);
-  // A NUL or a lone surrogate cannot be a stored value, and PostgreSQL refuses it as a parameter.
-  if (value !== undefined && (value.includes('\u0000') || !value.isWellFormed())) {
+  // PostgreSQL refuses a NUL or a lone surrogate even as a query parameter.
+  if (value !== undefined && !isStorableText(value)) {
     throw new InputError('invalid_query', `\`${name}\` contains a NUL character or invalid Unicode.`, 400);
   }
   return value === undefined || value === '' ? undefined : value;

@@ -10,6 +10,7 @@ import {
   type CheckoutSession, type CreateSessionRequest,
 } from './protocol.ts';
 import { verifyWebhookSignature } from './signature.ts';
+import { isStorableText } from '../../http/validation.ts';
 
 /** A status name is a short lowercase word; anything longer is not one we could map or log. */
 const STATUS_TEXT = /^[\x21-\x7e]{1,64}$/;
@@ -187,7 +188,7 @@ function stringOrUndefined(value: unknown): string | undefined {
 /** Our order id as we put it in metadata; anything that could not be one is left out rather than trusted. */
 function orderIdOf(session: CheckoutSession): string | undefined {
   const value = session.metadata && typeof session.metadata === 'object' ? (session.metadata as Record<string, unknown>).orderId : undefined;
-  return typeof value === 'string' && value.length > 0 && value.length <= 1000 && value.isWellFormed() && !value.includes('\u0000') ? value : undefined;
+  return typeof value === 'string' && value.length > 0 && value.length <= 1000 && isStorableText(value) ? value : undefined;
 }
 
 /** Why a parsed body is not a session event (`{id, type: "session.…", data: {id: "cs_…", status}}`), or undefined. */

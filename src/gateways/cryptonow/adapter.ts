@@ -9,6 +9,7 @@ import {
   type CryptoNowCreatePaymentRequest, type CryptoNowSession,
 } from './protocol.ts';
 import { signRequest, verifyWebhook } from './signature.ts';
+import { isStorableText } from '../../http/validation.ts';
 
 type Operation = 'create' | 'status' | 'probe';
 
@@ -146,7 +147,7 @@ export class CryptoNowAdapter implements GatewayAdapter {
         dedupeKey: `${event}:${id}`,
         reported: mapCryptoNowEvent(event),
         gatewayStatus: event,
-        orderId: typeof orderId === 'string' && orderId.length <= 200 && orderId.isWellFormed() && !orderId.includes('\u0000') ? orderId : undefined,
+        orderId: typeof orderId === 'string' && orderId.length <= 200 && isStorableText(orderId) ? orderId : undefined,
       },
     };
   }

@@ -8,6 +8,7 @@ import {
   mapPaymentoStatus, paymentoStatusCode, SIGNATURE_HEADER,
   type PaymentoEnvelope, type PaymentoIpn, type PaymentoPaymentRequest, type PaymentoSettings, type PaymentoVerifyBody,
 } from './protocol.ts';
+import { isStorableText } from '../../http/validation.ts';
 
 export interface PaymentoOrigins {
   /** API base, e.g. https://api.paymento.io (or the sandbox's /sandbox/paymento). */
@@ -115,7 +116,7 @@ export class PaymentoAdapter implements GatewayAdapter {
         dedupeKey: `${ipn.Token}:${code}`,
         reported: mapPaymentoStatus(code),
         gatewayStatus: String(code),
-        orderId: typeof ipn.OrderId === 'string' && ipn.OrderId.isWellFormed() && !ipn.OrderId.includes('\u0000') ? ipn.OrderId : undefined,
+        orderId: typeof ipn.OrderId === 'string' && isStorableText(ipn.OrderId) ? ipn.OrderId : undefined,
       },
     };
   }
