@@ -66,10 +66,10 @@ function shopOfDest(dest: unknown): string | undefined {
   return SHOP_DOMAIN.test(host) && !host.includes('/') ? host.toLowerCase() : undefined;
 }
 
+/** Admin tokens' issuer is the shop's admin, `https://{shop}/admin`: its shop, judged as `dest` is. */
 function issuerShop(iss: unknown): string | undefined {
-  if (typeof iss !== 'string') return undefined;
-  const m = /^https:\/\/([^/]+)\/admin\/?$/.exec(iss);
-  return m && SHOP_DOMAIN.test(m[1]!) ? m[1]!.toLowerCase() : undefined;
+  const origin = typeof iss === 'string' ? /^(https:\/\/[^/]+)\/admin\/?$/.exec(iss)?.[1] : undefined;
+  return origin ? shopOfDest(origin) : undefined;
 }
 
 /** The bearer token of a request, or an InputError that says how to send one. */
