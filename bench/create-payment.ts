@@ -15,10 +15,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../test/support/free-port.ts';
 import { baseEnv, newEncryptionKey, startChild, startCoinbridge, tempDir, waitUntilServing, warningLines } from './lib/children.ts';
-import { backgroundLine, cpuSample, cpuUse, machineLine, type CpuUse } from './lib/machine.ts';
+import { cpuSample, cpuUse, type CpuUse, sayRunHeader } from './lib/machine.ts';
 import { keepAliveAgent, onServed, send } from './lib/http.ts';
 import { liveStore, paymentoEnv, startPaymento, type BenchStore } from './lib/paymento.ts';
-import { commitsIn, freshDatabase, serverInfo, serverLine } from './lib/postgres.ts';
+import { commitsIn, freshDatabase } from './lib/postgres.ts';
 import { fmt, ms, percentile, table, verdict } from './lib/report.ts';
 import { onCleanup, positive, positiveList, progress, ROOT, runBench, say, sleep } from './lib/run.ts';
 
@@ -78,11 +78,7 @@ function describe(label: string, r: Result): void {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  say('Coinbridge create-payment overhead benchmark');
-  say(`machine    : ${machineLine()}`);
-  say(`postgresql : ${serverLine(await serverInfo())}`);
-  const background = await backgroundLine();
-  if (background) say(`background : ${background}`);
+  await sayRunHeader('Coinbridge create-payment overhead benchmark');
   say(`setup      : Coinbridge in its own process (COINBRIDGE_ROLE=all, LOG_LEVEL=warn) on a fresh database; the Paymento emulator and the load in this process;`);
   say(`             ${SECONDS} s per measurement after ${WARMUP_SECONDS} s of warm-up; clients ${CONNECTIONS.join(', ')}, one request in flight each`);
   say('');

@@ -16,9 +16,9 @@ import { SseStream } from '../test/support/sse.ts';
 import { freePort } from '../test/support/free-port.ts';
 import { baseEnv, newEncryptionKey, startChild, startCoinbridge, stopChild, tempDir, waitUntilServing, type Child, warningLines } from './lib/children.ts';
 import { keepAliveAgent, send } from './lib/http.ts';
-import { backgroundLine, machineLine, memoryOf } from './lib/machine.ts';
+import { memoryOf, sayRunHeader } from './lib/machine.ts';
 import { ipnHeaders, liveStore, paidIpn, paymentoEnv, startPaymento } from './lib/paymento.ts';
-import { freshDatabase, serverInfo, serverLine } from './lib/postgres.ts';
+import { freshDatabase } from './lib/postgres.ts';
 import { fmt, ms, percentile, table, verdict } from './lib/report.ts';
 import { onCleanup, positive, progress, ROOT, runBench, say, sleep } from './lib/run.ts';
 
@@ -143,11 +143,7 @@ async function koaLoad(url: string, seconds: number): Promise<number> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  say('Coinbridge footprint benchmark: start-up to /readyz and resident memory');
-  say(`machine    : ${machineLine()}`);
-  say(`postgresql : ${serverLine(await serverInfo())}`);
-  const background = await backgroundLine();
-  if (background) say(`background : ${background}`);
+  await sayRunHeader('Coinbridge footprint benchmark: start-up to /readyz and resident memory');
   say(`setup      : Coinbridge in its own process (COINBRIDGE_ROLE=all, LOG_LEVEL=warn) on a fresh database; ${STARTS} restarts after the first start;`);
   say(`             ${SECONDS} s of mixed load from this process (with the Paymento emulator); RSS sampled every 100 ms from /proc` +
     (NODE_ARGS.length ? `; Coinbridge started with node ${NODE_ARGS.join(' ')}` : ''));

@@ -14,8 +14,8 @@ import { SecretBox } from '../src/crypto/secret-box.ts';
 import { createStore, insertConnection } from '../src/db/stores-repo.ts';
 import { freePort } from '../test/support/free-port.ts';
 import { baseEnv, startChild, tempDir, waitUntilServing, warningLines } from './lib/children.ts';
-import { backgroundLine, cpuSample, cpuUse, machineLine, type CpuUse } from './lib/machine.ts';
-import { checkpoint, freshDatabase, serverInfo, serverLine } from './lib/postgres.ts';
+import { cpuSample, cpuUse, type CpuUse, sayRunHeader } from './lib/machine.ts';
+import { checkpoint, freshDatabase } from './lib/postgres.ts';
 import { onCleanup, positive, progress, ROOT, runBench, say } from './lib/run.ts';
 
 const SECONDS = positive('BENCH_SECONDS', 10);
@@ -251,13 +251,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   if (CONNECTIONS.length === 0) throw new Error('BENCH_CONNECTIONS names no connection count');
 
-  // Machine and server.
-  const server = await serverInfo();
-  const background = await backgroundLine();
-  say('Coinbridge IPN ingest benchmark');
-  say(`machine    : ${machineLine()}`);
-  say(`postgresql : ${serverLine(server)}`);
-  if (background) say(`background : ${background}`);
+  await sayRunHeader('Coinbridge IPN ingest benchmark');
   say(`setup      : all processes share this machine; Coinbridge runs as a child process with COINBRIDGE_ROLE=web (no job workers competing for CPU;`);
   say(`             verify jobs are queued, not run), DATABASE_POOL_SIZE=${POOL_SIZE ?? '10 (default)'}, LOG_LEVEL=warn; load from autocannon in this process;`);
   say(`             ${SECONDS} s of load per measurement (in ~2 s runs of fixed size, every answer awaited) after a short warm-up; connections ${CONNECTIONS.join(', ')}`);

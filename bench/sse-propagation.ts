@@ -14,9 +14,9 @@ import pg from 'pg';
 import { SseStream } from '../test/support/sse.ts';
 import { newEncryptionKey, startCoinbridge, tempDir, warningLines } from './lib/children.ts';
 import { keepAliveAgent, paced, send } from './lib/http.ts';
-import { backgroundLine, machineLine } from './lib/machine.ts';
+import { sayRunHeader } from './lib/machine.ts';
 import { ipnHeaders, liveStore, paidIpn, paymentoEnv, startPaymento } from './lib/paymento.ts';
-import { freshDatabase, serverInfo, serverLine } from './lib/postgres.ts';
+import { freshDatabase } from './lib/postgres.ts';
 import { fmt, ms, percentile, table, verdict } from './lib/report.ts';
 import { onCleanup, positive, progress, runBench, say, sleep } from './lib/run.ts';
 
@@ -88,11 +88,7 @@ async function notifyRoundTrips(url: string, count: number, rate: number): Promi
 async function main(): Promise<void> {
   const started = Date.now();
   const count = Math.round(SECONDS * RATE);
-  say('Coinbridge IPN → widget (SSE) propagation benchmark, two processes');
-  say(`machine    : ${machineLine()}`);
-  say(`postgresql : ${serverLine(await serverInfo())}`);
-  const background = await backgroundLine();
-  if (background) say(`background : ${background}`);
+  await sayRunHeader('Coinbridge IPN → widget (SSE) propagation benchmark, two processes');
   say(`setup      : process A (COINBRIDGE_ROLE=all) takes the callbacks and runs the jobs, process B (COINBRIDGE_ROLE=web) serves the SSE streams;`);
   say(`             one fresh database; the Paymento emulator, the SSE clients and the clock in this process; ${count} payments at ${RATE}/s, each`);
   say(`             watched from ${LEAD_MS} ms before its callback (at most ${MAX_STREAMS} streams open), after ${WARMUP} warm-up payments`);

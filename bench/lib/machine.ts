@@ -2,7 +2,8 @@
 // memory from Linux /proc (silently absent elsewhere).
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import { sleep } from './run.ts';
+import { serverInfo, serverLine } from './postgres.ts';
+import { say, sleep } from './run.ts';
 
 export interface CpuSample {
   at: bigint;
@@ -73,6 +74,19 @@ export async function backgroundLine(): Promise<string | undefined> {
   const use = cpuUse(a, await cpuSample(undefined), 1);
   if (!use) return undefined;
   return `machine ${use.busyPct.toFixed(0)} % busy in the second before the run${use.busyPct > 10 ? ' (WARNING: other work is running; figures will be low and noisy)' : ''}`;
+}
+
+/**
+ * The head of every run's report: what it measures, the machine and server it ran on, and how
+ * busy the machine already was (the background is sampled first, before this run adds load).
+ */
+export async function sayRunHeader(title: string): Promise<void> {
+  const server = await serverInfo();
+  const background = await backgroundLine();
+  say(title);
+  say(`machine    : ${machineLine()}`);
+  say(`postgresql : ${serverLine(server)}`);
+  if (background) say(`background : ${background}`);
 }
 
 /** Resident set size (`VmRSS`) and its high-water mark (`VmHWM`) of a process, in MiB. */
