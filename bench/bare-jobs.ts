@@ -1,7 +1,8 @@
 // Baseline for bench/settlement.ts: the job queue alone. The same two-hop chain a settlement takes
-// (a `payment.verify` job whose run queues a `store.sync` job in its transaction and wakes the
-// workers) on the same Agenda-on-PostgreSQL runner, settings and handler concurrencies as
-// Coinbridge, with handlers that do nothing else: no gateway call, no payment row, no store.
+// (a `payment.verify` job whose run queues a `store.sync` job in its transaction and hands it to
+// this process's runner, as Coinbridge does: enqueueJobToRunSoon, then JobWaker.runSoon) on the
+// same Agenda-on-PostgreSQL runner, settings and handler concurrencies as Coinbridge, with
+// handlers that do nothing else: no gateway call, no payment row, no store.
 // Started by the bench as a child process on a database of its own; runs the same two phases as
 // the bench (steady rate, then a capped throughput run) and writes the figures as JSON to
 // $BENCH_RESULT_FILE.
@@ -13,7 +14,7 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase, withTransaction } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { verifyPaymentJob } from '../src/jobs/payment-jobs.ts';
-import { createJobRunner, createJobWaker, enqueueJob } from '../src/jobs/queue.ts';
+import { createJobRunner, createJobWaker, enqueueJobToRunSoon } from '../src/jobs/queue.ts';
 import { storeSyncJob } from '../src/jobs/store-sync.ts';
 import { createLogger } from '../src/observability/log.ts';
 import { offer, paced, ratePerSecond } from './lib/http.ts';
@@ -46,13 +47,12 @@ const finished: number[] = [];
 let onFinish: (() => void) | undefined;
 
 const runner = createJobRunner(db, {
-  log, pollMs: config.jobPollMs, lockLifetimeMs: config.jobLockLifetimeMs, name: `bare-jobs-${process.pid}`, localChannel,
+  log, pollMs: config.jobPollMs, lockLifetimeMs: config.jobLockLifetimeMs, name: `bare-jobs-${process.pid}`, waker, localChannel,
   handlers: [
     {
       name: 'payment.verify', maxAttempts: realVerify.maxAttempts, concurrency: realVerify.concurrency,
       async run(data: { i: number }) {
-        await withTransaction(db.pool, (tx) => enqueueJob(tx, { name: 'store.sync', data: { i: data.i } }));
-        waker.wake('store.sync');
+        waker.runSoon(await withTransaction(db.pool, (tx) => enqueueJobToRunSoon(tx, waker, { name: 'store.sync', data: { i: data.i } })));
       },
     },
     {
@@ -70,12 +70,11 @@ let next = 0;
 let done = 0;
 onFinish = () => { done++; };
 
-/** Starts chain i: its first job, committed, then the wake-up (as the IPN path does). */
+/** Starts chain i: its first job, committed, then handed to the runner (as the IPN path does). */
 async function startChain(): Promise<void> {
   const i = next++;
   started[i] = performance.now();
-  await enqueueJob(db.pool, { name: 'payment.verify', data: { i } });
-  waker.wake('payment.verify');
+  waker.runSoon(await enqueueJobToRunSoon(db.pool, waker, { name: 'payment.verify', data: { i } }));
 }
 
 async function allDone(): Promise<void> {

@@ -133,7 +133,7 @@ export async function startCoinbridge(config: Config, opts: { logDestination?: p
   let jobs: JobRunner | undefined;
   if (config.role !== 'web') {
     jobs = createJobRunner(db, {
-      log, pollMs: config.jobPollMs, lockLifetimeMs: config.jobLockLifetimeMs, name: `coinbridge-${process.pid}`, localChannel,
+      log, pollMs: config.jobPollMs, lockLifetimeMs: config.jobLockLifetimeMs, name: `coinbridge-${process.pid}`, waker, localChannel,
       handlers: [
         verifyPaymentJob(payments),
         expiryCheckJob(payments, db),

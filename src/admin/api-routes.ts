@@ -12,7 +12,7 @@ import { CoinbridgeError, InputError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import { readJsonObject } from '../http/body.ts';
 import { describeIssues, isStorableText, storable } from '../http/validation.ts';
-import { enqueueJob, type JobName, type JobWaker } from '../jobs/queue.ts';
+import { enqueueJobToRunSoon, type JobName, type JobWaker } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import { audit, canSeeStore, csrfProtection, requireStaff, type AdminDeps, type StaffPrincipal, type StaffRole } from './access.ts';
 import { chooseForStore, connectForStore, connectionViews, parseChoiceBody, parseConnectBody } from './gateways.ts';
@@ -169,11 +169,11 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     if (p.platform === 'direct') {
       throw new InputError('not_a_platform_store', 'This payment belongs to a direct (API) store: there is no store order to write back to.', 409);
     }
-    await withTransaction(db.pool, async (tx) => {
-      await enqueueJob(tx, { name: 'store.sync', data: { paymentId: p.id } });
+    const job = await withTransaction(db.pool, async (tx) => {
       await audit(tx, staffOf(ctx), { action: 'payment.resync', storeId: p.storeId, paymentId: p.id, note: body.reason ?? null, details: { status: p.status } });
+      return enqueueJobToRunSoon(tx, waker, { name: 'store.sync', data: { paymentId: p.id } });
     });
-    waker.wake('store.sync');
+    waker.runSoon(job);
     ctx.body = { queued: true };
   });
 

@@ -40,7 +40,7 @@ export class CallbackIngest {
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#waker = deps.waker;
-    this.#inbox = new InboxWriter(deps.db);
+    this.#inbox = new InboxWriter(deps.db, { verifyDueAt: () => deps.waker.holdFor('payment.verify') });
   }
 
   async ingest(gateway: string, connectionId: string, rawBody: Buffer, headers: Record<string, string | string[] | undefined>): Promise<IngestResult> {
@@ -72,7 +72,7 @@ export class CallbackIngest {
       this.#metrics.callbackDuplicated(source);
       return { duplicate: true, inboxId: undefined, paymentId: null };
     }
-    if (written.paymentId !== null) this.#waker.wake('payment.verify');
+    if (written.verifyJob) this.#waker.runSoon(written.verifyJob);
     else this.#log.warn({ gateway, connectionId, gatewayPaymentId: hint.gatewayPaymentId }, 'callback for an unknown payment stored, not applied');
     return { duplicate: false, inboxId: written.inboxId, paymentId: written.paymentId };
   }

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts';
-import { JOBS_TABLE } from '../jobs/queue.ts';
+import { JOBS_TABLE, type QueuedJob } from '../jobs/queue.ts';
 
 export interface InboxItem {
   source: string;
@@ -11,8 +11,11 @@ export interface InboxItem {
   reported: string;
 }
 
-/** `undefined` when the item was a duplicate of one already stored. */
-export type InboxWrite = { inboxId: string; paymentId: string | null } | undefined;
+/**
+ * `undefined` when the item was a duplicate of one already stored. A callback for a known
+ * payment comes with the verify job queued for it.
+ */
+export type InboxWrite = { inboxId: string; paymentId: string | null; verifyJob: QueuedJob | undefined } | undefined;
 
 interface Pending {
   item: InboxItem;
@@ -37,12 +40,15 @@ const MAX_IN_FLIGHT = 1;
  */
 export class InboxWriter {
   readonly #db: Database;
+  /** When the verify jobs written now become due for any worker (JobWaker.holdFor); now when undefined. */
+  readonly #verifyDueAt: () => Date | undefined;
   #queue: Pending[] = [];
   #scheduled = false;
   #inFlight = 0;
 
-  constructor(db: Database) {
+  constructor(db: Database, opts: { verifyDueAt: () => Date | undefined }) {
     this.#db = db;
+    this.#verifyDueAt = opts.verifyDueAt;
   }
 
   write(item: InboxItem): Promise<InboxWrite> {
@@ -83,17 +89,20 @@ export class InboxWriter {
 
   async #insert(items: InboxItem[]): Promise<InboxWrite[]> {
     const col = <K extends keyof InboxItem>(k: K) => items.map((i) => i[k]);
-    const { rows } = await this.#db.pool.query<{ ord: number; id: string; payment_id: string | null }>({
+    const verifyDueAt = this.#verifyDueAt() ?? null;
+    const { rows } = await this.#db.pool.query<{ ord: number; id: string; payment_id: string | null; job_id: string | null }>({
       // Prepared on a server, so PostgreSQL plans this statement once per connection. Not on the
       // embedded database, whose socket bridge loses track of named statements after an error.
       ...(this.#db.embedded ? {} : { name: 'inbox-write' }),
       text: INSERT_SQL,
-      values: [col('source'), col('connectionId'), col('gatewayPaymentId'), col('dedupeKey'), col('rawBody'), col('gatewayStatus'), col('reported')],
+      values: [col('source'), col('connectionId'), col('gatewayPaymentId'), col('dedupeKey'), col('rawBody'), col('gatewayStatus'), col('reported'),
+        verifyDueAt],
     });
     const written = new Map(rows.map((r) => [Number(r.ord), r]));
+    const heldUntil = verifyDueAt ?? undefined;
     return items.map((_, i) => {
       const row = written.get(i + 1);
-      return row ? { inboxId: row.id, paymentId: row.payment_id } : undefined;
+      return row ? { inboxId: row.id, paymentId: row.payment_id, verifyJob: row.job_id ? { id: row.job_id, name: 'payment.verify', heldUntil } : undefined } : undefined;
     });
   }
 }
@@ -127,6 +136,7 @@ const INSERT_SQL = `
     FROM done WHERE payment_id IS NOT NULL ORDER BY ord),
   job AS (
     INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type)
-    SELECT 'payment.verify', jsonb_build_object('paymentId', payment_id, 'inboxId', id::text), now(), 0, 'normal'
-    FROM done WHERE payment_id IS NOT NULL)
-  SELECT ord, id, payment_id FROM done`;
+    SELECT 'payment.verify', jsonb_build_object('paymentId', payment_id, 'inboxId', id::text), coalesce($8::timestamptz, now()), 0, 'normal'
+    FROM done WHERE payment_id IS NOT NULL
+    RETURNING id, data->>'inboxId' AS inbox_id)
+  SELECT done.ord, done.id, done.payment_id, job.id AS job_id FROM done LEFT JOIN job ON job.inbox_id = done.id::text`;

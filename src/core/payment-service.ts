@@ -8,7 +8,7 @@ import { findConnection, findStore, servingConnections, type Store } from '../db
 import { CoinbridgeError, InputError, UpstreamError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import type { GatewayConnection } from '../gateways/types.ts';
-import { enqueueJob, type JobWaker } from '../jobs/queue.ts';
+import { enqueueJob, enqueueJobToRunSoon, type JobWaker, type QueuedJob } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { decide } from './decide.ts';
@@ -288,12 +288,13 @@ export class PaymentService {
         [paymentId, cryptoExpected, cryptoReceived, fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null],
       );
       let status = locked.status;
+      let storeSync: QueuedJob | undefined;
       if (decision.kind === 'transition') {
         await tx.query('UPDATE payments SET status = $2, updated_at = now() WHERE id = $1', [paymentId, decision.to]);
         await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'transition', fromStatus: locked.status, toStatus: decision.to,
           cause: decision.reason, data: { trigger: describeCause(cause), notes: decision.notes } });
         status = decision.to;
-        await this.#queueStoreSync(tx, store, paymentId);
+        storeSync = await this.#queueStoreSync(tx, store, paymentId);
         this.#metrics.transition(decision.to);
         this.#log.info({ paymentId, from: locked.status, to: decision.to, reason: decision.reason }, isPaid(decision.to) ? 'payment settled' : 'payment moved');
       }
@@ -301,9 +302,9 @@ export class PaymentService {
         this.#log.warn({ paymentId, gatewayStatus: fact.gatewayStatus }, 'gateway reported an unknown status; nothing changed');
       }
       await this.#finishInbox(inboxId, decision.kind === 'transition' ? `${locked.status} → ${decision.to}` : `ignored: ${decision.reason}`, locked, cause, tx);
-      return { status, changed: decision.kind === 'transition' };
-    }).then((outcome) => {
-      if (outcome.changed && store.platform !== 'direct') this.#waker?.wake('store.sync');
+      return { status, changed: decision.kind === 'transition', storeSync };
+    }).then(({ storeSync, ...outcome }) => {
+      if (storeSync) this.#waker?.runSoon(storeSync);
       return outcome;
     });
   }
@@ -332,16 +333,15 @@ export class PaymentService {
   async sendToReview(paymentId: string, reason: string): Promise<boolean> {
     const moved = await withTransaction(this.#db.pool, async (tx) => {
       const p = await findPayment(tx, paymentId, { forUpdate: true });
-      if (!p || !canTransition(p.status, 'review')) return false;
+      if (!p || !canTransition(p.status, 'review')) return undefined;
       await tx.query(`UPDATE payments SET status = 'review', updated_at = now() WHERE id = $1`, [paymentId]);
       await appendEvent(tx, { paymentId, storeId: p.storeId, type: 'transition', fromStatus: p.status, toStatus: 'review', cause: reason });
       const store = await findStore(tx, p.storeId);
-      if (store) await this.#queueStoreSync(tx, store, paymentId);
       this.#metrics.transition('review');
-      return true;
+      return { storeSync: store ? await this.#queueStoreSync(tx, store, paymentId) : undefined };
     });
-    if (moved) this.#waker?.wake('store.sync');
-    return moved;
+    if (moved?.storeSync) this.#waker?.runSoon(moved.storeSync);
+    return moved !== undefined;
   }
 
   /**
@@ -365,20 +365,20 @@ export class PaymentService {
       await appendEvent(tx, { paymentId, storeId: p.storeId, type: 'transition', fromStatus: 'review', toStatus: to,
         cause: `review resolved by ${opts.by}: ${note}`, data: { trigger: 'manual review', resolvedBy: opts.by, note } });
       const store = await findStore(tx, p.storeId);
-      if (store) await this.#queueStoreSync(tx, store, paymentId);
+      const storeSync = store ? await this.#queueStoreSync(tx, store, paymentId) : undefined;
       await opts.inTransaction?.(tx, updated);
       this.#metrics.transition(to);
       this.#log.info({ paymentId, from: 'review', to }, 'review resolved by staff');
-      return { status: to as StoredStatus, payment: updated, platform: store?.platform ?? 'direct' };
+      return { status: to as StoredStatus, payment: updated, storeSync };
     });
-    if (outcome.platform !== 'direct') this.#waker?.wake('store.sync');
+    if (outcome.storeSync) this.#waker?.runSoon(outcome.storeSync);
     return { status: outcome.status, payment: outcome.payment };
   }
 
   /** Store-platform write-back rides the outbox: the job commits with the transition it reports. */
-  async #queueStoreSync(tx: pg.PoolClient, store: Store, paymentId: string): Promise<void> {
-    if (store.platform === 'direct') return;
-    await enqueueJob(tx, { name: 'store.sync', data: { paymentId } });
+  async #queueStoreSync(tx: pg.PoolClient, store: Store, paymentId: string): Promise<QueuedJob | undefined> {
+    if (store.platform === 'direct') return undefined;
+    return enqueueJobToRunSoon(tx, this.#waker, { name: 'store.sync', data: { paymentId } });
   }
 
   async #observedAt(tx: pg.PoolClient, inboxId: string | null): Promise<Date> {

@@ -1,8 +1,11 @@
 import { Agenda, InMemoryNotificationChannel, toJobId, type Job, type JobNotification } from 'agenda';
 import { PostgresBackend } from '@agendajs/postgres-backend';
 import type { Database, Queryable } from '../db/database.ts';
-import { UpstreamError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
+import { nextAttemptDelayMs, runAttempt, type JobHandler } from './attempts.ts';
+import { InlineRunner } from './inline-runner.ts';
+
+export type { JobHandler } from './attempts.ts';
 
 export const JOBS_TABLE = 'agenda_jobs';
 
@@ -15,17 +18,36 @@ export interface JobRequest {
   runAt?: Date;
 }
 
+/** A job row as its enqueuer knows it: enough to hand it to a worker once it is committed. */
+export interface QueuedJob {
+  id: string;
+  name: JobName;
+  /** Set when the row was held for this process (JobWaker.holdFor): Agenda's workers wait until then. */
+  heldUntil?: Date | undefined;
+}
+
 /**
  * Adds a job inside the caller's transaction, so a committed state change always has its
  * follow-up job: if the process dies right after COMMIT, the row is there for any worker.
  * Waking workers is separate (JobWaker, after commit): a NOTIFY inside the transaction would
  * make every such commit take PostgreSQL's global notify lock and commit one at a time.
  */
-export async function enqueueJob(q: Queryable, job: JobRequest): Promise<void> {
-  await q.query(
-    `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type) VALUES ($1, $2::jsonb, coalesce($3::timestamptz, now()), 0, 'normal')`,
+export async function enqueueJob(q: Queryable, job: JobRequest): Promise<QueuedJob> {
+  const { rows } = await q.query<{ id: string }>(
+    `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type) VALUES ($1, $2::jsonb, coalesce($3::timestamptz, now()), 0, 'normal') RETURNING id`,
     [job.name, JSON.stringify(job.data), job.runAt ?? null],
   );
+  return { id: rows[0]!.id, name: job.name };
+}
+
+/**
+ * Adds a job that this process means to run itself as soon as the transaction commits (hand it
+ * to JobWaker.runSoon then). When this process has a worker for it, the row is held for it
+ * (JobWaker.holdFor); otherwise it is due at once, for any worker.
+ */
+export async function enqueueJobToRunSoon(q: Queryable, waker: JobWaker | undefined, job: Omit<JobRequest, 'runAt'>): Promise<QueuedJob> {
+  const heldUntil = waker?.holdFor(job.name);
+  return { ...(await enqueueJob(q, { ...job, runAt: heldUntil })), heldUntil };
 }
 
 /**
@@ -38,10 +60,34 @@ export class JobWaker {
   readonly #log: Logger;
   readonly #pending = new Set<JobName>();
   #timer: NodeJS.Timeout | undefined;
+  #inline: InlineRunner | undefined;
 
   constructor(publish: (name: JobName) => Promise<void>, log: Logger) {
     this.#publish = publish;
     this.#log = log;
+  }
+
+  /** From now on (until undefined), jobs handed to runSoon() run in this process when it has a worker for them. */
+  runHere(runner: InlineRunner | undefined): void {
+    this.#inline = runner;
+  }
+
+  /**
+   * The `next_run_at` for a job this process will run itself once it is committed: Agenda's
+   * workers leave the row alone until then, so they do not race this process for it, and take
+   * it over afterwards should this process die before running it. Undefined (due at once) when
+   * this process has no worker for the job.
+   */
+  holdFor(name: JobName): Date | undefined {
+    return this.#inline?.runs(name) ? new Date(Date.now() + this.#inline.holdMs) : undefined;
+  }
+
+  /**
+   * After the job's transaction committed: runs it in this process, or (a web-only process, a
+   * stopping one) wakes the workers. Either way the committed row is what guarantees it runs.
+   */
+  runSoon(job: QueuedJob): void {
+    if (!this.#inline?.accept(job)) this.wake(job.name);
   }
 
   wake(name: JobName): void {
@@ -84,28 +130,15 @@ export function createJobWaker(db: Database, log: Logger): { waker: JobWaker; lo
   return { waker, localChannel: undefined };
 }
 
-export interface JobHandler<T = Record<string, unknown>> {
-  name: JobName;
-  /** Attempts before the job is left in its failed state for a human. */
-  maxAttempts: number;
-  concurrency?: number;
-  run(data: T, attempt: number): Promise<void>;
-}
-
-/** Exponential backoff from 1 s up to 5 min, honouring an upstream's Retry-After. */
-export function retryDelayMs(attempt: number, err: unknown): number {
-  if (err instanceof UpstreamError && err.retryAfterMs !== undefined) return Math.min(Math.max(err.retryAfterMs, 250), 3_600_000);
-  const base = Math.min(1000 * 2 ** (attempt - 1), 300_000);
-  return base + Math.floor(Math.random() * base * 0.2);
-}
-
 export interface JobRunner {
   agenda: Agenda;
+  /** First attempts of jobs this process commits (JobWaker.runSoon). */
+  inline: InlineRunner;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; lockLifetimeMs: number; handlers: JobHandler<any>[]; name: string; localChannel?: InMemoryNotificationChannel | undefined }): JobRunner {
+export function createJobRunner(db: Database, opts: { log: Logger; pollMs: number; lockLifetimeMs: number; handlers: JobHandler<any>[]; name: string; waker: JobWaker; localChannel?: InMemoryNotificationChannel | undefined }): JobRunner {
   // The channel must be named: the backend's own default ('agenda:jobs') is not the channel
   // JobWaker notifies, and a waker nobody hears leaves every job waiting for the next poll.
   const backend = new PostgresBackend({ pool: db.pool, tableName: JOBS_TABLE, channelName: JOBS_TABLE, ensureSchema: false, disableNotifications: db.embedded });
@@ -129,31 +162,29 @@ export function createJobRunner(db: Database, opts: { log: Logger; pollMs: numbe
     agenda.define(
       handler.name,
       async (job: Job) => {
-        const attempt = (job.attrs.failCount ?? 0) + 1;
-        try {
-          await handler.run(job.attrs.data as Record<string, unknown>, attempt);
-        } catch (err) {
-          const retryable = (err as { retryable?: boolean }).retryable !== false;
-          opts.log.warn({ job: handler.name, jobId: String(job.attrs._id), attempt, retryable, err: (err as Error).message }, 'job attempt failed');
-          throw err;
-        }
+        const failure = await runAttempt(handler, job.attrs.data as Record<string, unknown>, (job.attrs.failCount ?? 0) + 1, String(job.attrs._id), opts.log);
+        if (failure !== undefined) throw failure;
       },
       {
         concurrency: handler.concurrency ?? 5,
-        backoff: ({ attempt, error }) => {
-          if ((error as { retryable?: boolean }).retryable === false) return null;
-          return attempt >= handler.maxAttempts ? null : retryDelayMs(attempt, error);
-        },
+        backoff: ({ attempt, error }) => nextAttemptDelayMs(handler, attempt, error),
       },
     );
   }
   agenda.on('error', (err: Error) => opts.log.error({ err: err.message }, 'job runner error'));
+  const inline = new InlineRunner(db.pool, {
+    table: JOBS_TABLE, log: opts.log, owner: opts.name, handlers: opts.handlers, holdMs: opts.lockLifetimeMs, wake: (name) => opts.waker.wake(name),
+  });
   return {
     agenda,
+    inline,
     async start() {
       await agenda.start();
+      opts.waker.runHere(inline);
     },
     async stop() {
+      opts.waker.runHere(undefined);
+      await inline.stop();
       await agenda.stop();
     },
   };

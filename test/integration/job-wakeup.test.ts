@@ -20,7 +20,7 @@ const log = createLogger('silent');
 
 async function runnerThatRecords(db: Database, localChannel: Parameters<typeof createJobRunner>[1]['localChannel'], ran: (id: string) => void): Promise<JobRunner> {
   const runner = createJobRunner(db, {
-    log, pollMs: POLL_MS, lockLifetimeMs: 10_000, name: 'wakeup-test', localChannel,
+    log, pollMs: POLL_MS, lockLifetimeMs: 10_000, name: 'wakeup-test', localChannel, waker: createJobWaker(db, log).waker,
     handlers: [{ name: 'payments.reconcile', maxAttempts: 1, run: async (data) => ran(String(data.id)) }],
   });
   await runner.start();

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { SecretBox } from '../../crypto/secret-box.ts';
 import { withTransaction, type Database } from '../../db/database.ts';
 import { readRawBody } from '../../http/body.ts';
-import { enqueueJob, type JobWaker } from '../../jobs/queue.ts';
+import { enqueueJobToRunSoon, type JobWaker } from '../../jobs/queue.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { appForShop, findShopifyApp, pendingAppForShop, type ShopifyApp } from './apps.ts';
@@ -54,20 +54,19 @@ export function shopifyWebhookRoutes(deps: { db: Database; box: SecretBox; clien
       return;
     }
     const eventId = result.eventId || null;
-    const stored = await withTransaction(deps.db.pool, async (tx) => {
+    const job = await withTransaction(deps.db.pool, async (tx) => {
       const { rows } = await tx.query(
         `INSERT INTO shopify_webhook_inbox (shop_domain, topic, webhook_id, event_id, raw_body) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT DO NOTHING RETURNING id`,
         [shop, topic, result.webhookId, eventId, raw],
       );
-      if (!rows[0]) return false;
-      await enqueueJob(tx, { name: 'shopify.webhook', data: { inboxId: String(rows[0].id) } });
-      return true;
+      if (!rows[0]) return undefined;
+      return enqueueJobToRunSoon(tx, deps.waker, { name: 'shopify.webhook', data: { inboxId: String(rows[0].id) } });
     });
-    if (stored) deps.waker.wake('shopify.webhook');
+    if (job) deps.waker.runSoon(job);
     else deps.metrics.callbackDuplicated(SOURCE);
     ctx.status = 200;
-    ctx.body = { ok: true, duplicate: !stored };
+    ctx.body = { ok: true, duplicate: !job };
   });
 
   async function appFor(shop: string): Promise<ShopifyApp | undefined> {

@@ -3,7 +3,7 @@ import type { SecretBox } from '../../crypto/secret-box.ts';
 import { sha256Hex, verifyBase64Hmac } from '../../crypto/signatures.ts';
 import { withTransaction, type Database } from '../../db/database.ts';
 import { readRawBody } from '../../http/body.ts';
-import { enqueueJob, type JobWaker } from '../../jobs/queue.ts';
+import { enqueueJobToRunSoon, type JobWaker } from '../../jobs/queue.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 
@@ -54,18 +54,17 @@ export function wooWebhookRoutes(deps: { db: Database; box: SecretBox; log: Logg
     // body is a repeat. A repeat that slips through costs nothing — the job only reads the order.
     const deliveryId = sha256Hex(Buffer.concat([Buffer.from(`${ctx.get('x-wc-webhook-delivery-id')}\n`), raw]));
     const topic = ctx.get('x-wc-webhook-topic').slice(0, 60) || 'unknown';
-    const stored = await withTransaction(deps.db.pool, async (tx) => {
+    const job = await withTransaction(deps.db.pool, async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO woocommerce_webhook_inbox (store_id, delivery_id, topic, order_id, raw_body) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT DO NOTHING RETURNING id`,
         [storeId, deliveryId, topic, orderId, raw],
       );
       await tx.query('UPDATE woocommerce_stores SET last_webhook_at = now() WHERE store_id = $1', [storeId]);
-      if (!inserted.rows[0] || !orderId) return false;
-      await enqueueJob(tx, { name: 'woocommerce.webhook', data: { inboxId: String(inserted.rows[0].id) } });
-      return true;
+      if (!inserted.rows[0] || !orderId) return undefined;
+      return enqueueJobToRunSoon(tx, deps.waker, { name: 'woocommerce.webhook', data: { inboxId: String(inserted.rows[0].id) } });
     });
-    if (stored) deps.waker.wake('woocommerce.webhook');
+    if (job) deps.waker.runSoon(job);
     else deps.metrics.callbackDuplicated(SOURCE);
     ctx.status = 200;
     ctx.body = { ok: true };
