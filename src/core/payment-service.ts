@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { newPaymentRef } from '../crypto/api-keys.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { withTransaction, type Database } from '../db/database.ts';
-import { appendEvent, findLivePaymentForOrder, findPayment, toPayment, type PaymentRow } from '../db/payments-repo.ts';
+import { appendEvent, appendEvents, findLivePaymentForOrder, findPayment, toPayment, type PaymentEvent, type PaymentRow } from '../db/payments-repo.ts';
 import { findConnection, findStore, servingConnections, type Store } from '../db/stores-repo.ts';
 import { CoinbridgeError, InputError, UpstreamError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
@@ -274,24 +274,29 @@ export class PaymentService {
     const store = (await findStore(this.#db.pool, payment.storeId))!;
     const cryptoExpected = fact.crypto?.expected ? decimalToString(fact.crypto.expected) : null;
     const cryptoReceived = fact.crypto?.received ? decimalToString(fact.crypto.received) : null;
+    // A settlement's hot path: each statement below is a round trip inside the payment's row
+    // lock, so related writes share one (the events, the two halves of the payment update).
     return withTransaction(this.#db.pool, async (tx) => {
-      const locked = (await findPayment(tx, paymentId, { forUpdate: true }))!;
-      const observedAt = await this.#observedAt(tx, inboxId);
+      const { rows: [lockedRow] } = await tx.query(
+        'SELECT p.*, i.received_at AS observed_at FROM payments p LEFT JOIN inbox i ON i.id = $2::bigint WHERE p.id = $1 FOR UPDATE OF p', [paymentId, inboxId]);
+      const locked = toPayment(lockedRow!);
+      const observedAt: Date = lockedRow!.observed_at ?? new Date();
       const decision = decide({ status: locked.status, orderId: locked.orderId, amount: locked.amount, expiresAt: locked.expiresAt,
         storeOrderCancelled: locked.storeOrderCancelledAt !== null }, fact, store.settings, observedAt);
-      await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'gateway.verify', cause: describeCause(cause), data: {
-        outcome: 'ok', ms: Date.now() - started, gatewayStatus: fact.gatewayStatus, reported: fact.reported, orderId: fact.orderId ?? null,
-        cryptoExpected, cryptoReceived, txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } });
+      const to = decision.kind === 'transition' ? decision.to : null;
       await tx.query(
         `UPDATE payments SET last_verified_at = now(), crypto_expected = coalesce($2, crypto_expected), crypto_received = coalesce($3, crypto_received),
-           crypto_coin = coalesce($4, crypto_coin), tx_hash = coalesce($5, tx_hash), network = coalesce($6, network) WHERE id = $1`,
-        [paymentId, cryptoExpected, cryptoReceived, fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null],
+           crypto_coin = coalesce($4, crypto_coin), tx_hash = coalesce($5, tx_hash), network = coalesce($6, network),
+           status = coalesce($7, status), updated_at = CASE WHEN $7::text IS NULL THEN updated_at ELSE now() END WHERE id = $1`,
+        [paymentId, cryptoExpected, cryptoReceived, fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null, to],
       );
+      const events: PaymentEvent[] = [{ paymentId, storeId: locked.storeId, type: 'gateway.verify', cause: describeCause(cause), data: {
+        outcome: 'ok', ms: Date.now() - started, gatewayStatus: fact.gatewayStatus, reported: fact.reported, orderId: fact.orderId ?? null,
+        cryptoExpected, cryptoReceived, txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } }];
       let status = locked.status;
       let storeSync: QueuedJob | undefined;
       if (decision.kind === 'transition') {
-        await tx.query('UPDATE payments SET status = $2, updated_at = now() WHERE id = $1', [paymentId, decision.to]);
-        await appendEvent(tx, { paymentId, storeId: locked.storeId, type: 'transition', fromStatus: locked.status, toStatus: decision.to,
+        events.push({ paymentId, storeId: locked.storeId, type: 'transition', fromStatus: locked.status, toStatus: decision.to,
           cause: decision.reason, data: { trigger: describeCause(cause), notes: decision.notes } });
         status = decision.to;
         storeSync = await this.#queueStoreSync(tx, store, paymentId);
@@ -301,6 +306,7 @@ export class PaymentService {
       if (decision.kind === 'ignore' && fact.reported === 'unknown') {
         this.#log.warn({ paymentId, gatewayStatus: fact.gatewayStatus }, 'gateway reported an unknown status; nothing changed');
       }
+      await appendEvents(tx, events);
       await this.#finishInbox(inboxId, decision.kind === 'transition' ? `${locked.status} → ${decision.to}` : `ignored: ${decision.reason}`, locked, cause, tx);
       return { status, changed: decision.kind === 'transition', storeSync };
     }).then(({ storeSync, ...outcome }) => {
@@ -379,12 +385,6 @@ export class PaymentService {
   async #queueStoreSync(tx: pg.PoolClient, store: Store, paymentId: string): Promise<QueuedJob | undefined> {
     if (store.platform === 'direct') return undefined;
     return enqueueJobToRunSoon(tx, this.#waker, { name: 'store.sync', data: { paymentId } });
-  }
-
-  async #observedAt(tx: pg.PoolClient, inboxId: string | null): Promise<Date> {
-    if (!inboxId) return new Date();
-    const { rows } = await tx.query('SELECT received_at FROM inbox WHERE id = $1', [inboxId]);
-    return rows[0]?.received_at ?? new Date();
   }
 
   /**

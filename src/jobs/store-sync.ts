@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts';
-import { appendEvent, findPayment } from '../db/payments-repo.ts';
+import { bigintJson, toPayment, type PaymentEvent } from '../db/payments-repo.ts';
 import { findStore } from '../db/stores-repo.ts';
 import { CoinbridgeError, UpstreamError } from '../errors.ts';
 import type { PlatformAdapter } from '../platforms/types.ts';
@@ -18,42 +18,59 @@ export function storeSyncJob(
    */
   opts: { leaseMs: number },
 ): JobHandler<{ paymentId: string; atExpiry?: boolean }> {
-  const byPlatform = new Map(adapters.map((a) => [a.platform, a]));
+  const byPlatform = new Map<string, PlatformAdapter>(adapters.map((a) => [a.platform, a]));
   return {
     name: 'store.sync',
     maxAttempts: 12,
     concurrency: 10,
     async run(data) {
-      const payment = await findPayment(db.pool, data.paymentId);
-      const store = payment ? await findStore(db.pool, payment.storeId) : undefined;
-      if (!payment || !store || store.platform === 'direct') return;
-      const adapter = byPlatform.get(store.platform);
-      if (!adapter) return;
+      // Taking the lease reads the payment too: one round trip, and the status written back is
+      // the one current when the lease was taken.
       const lease = await db.pool.query(
         `UPDATE payments SET store_sync_lease_until = now() + $2 * interval '1 millisecond'
-         WHERE id = $1 AND (store_sync_lease_until IS NULL OR store_sync_lease_until < now()) RETURNING id`,
-        [payment.id, opts.leaseMs],
+         WHERE id = $1 AND (store_sync_lease_until IS NULL OR store_sync_lease_until < now()) RETURNING *`,
+        [data.paymentId, opts.leaseMs],
       );
       if (lease.rowCount === 0) {
         // Come back when the holder's lease ends, not sooner: if the holder crashed, retrying every
         // second would spend every attempt before the lease lapses and the write-back would never run.
         const held = await db.pool.query(
-          `SELECT greatest(0, ceil(extract(epoch FROM store_sync_lease_until - now()) * 1000))::int AS ms FROM payments WHERE id = $1`, [payment.id]);
+          `SELECT greatest(0, ceil(extract(epoch FROM store_sync_lease_until - now()) * 1000))::int AS ms FROM payments WHERE id = $1`, [data.paymentId]);
+        if (held.rowCount === 0) return; // no such payment: nothing to write back
         const retryAfterMs = Number(held.rows[0]?.ms ?? 0) + 250;
         throw new UpstreamError('store_sync_busy', 'another write-back for this payment is running', { retryAfterMs });
       }
+      const payment = toPayment(lease.rows[0]);
+      let event: PaymentEvent | undefined;
       try {
-        const result = await adapter.syncOrder(payment, store, { atExpiry: data.atExpiry === true });
-        await appendEvent(db.pool, { paymentId: payment.id, storeId: store.id, type: 'store.write', cause: `sync ${payment.status} to ${store.platform}`,
-          data: { outcome: result.outcome, reason: result.reason, writes: result.writes } });
-      } catch (err) {
-        const e = err as CoinbridgeError;
-        await appendEvent(db.pool, { paymentId: payment.id, storeId: store.id, type: 'store.write', cause: `sync ${payment.status} to ${store.platform}`,
-          data: { outcome: 'error', code: e.code ?? 'error', message: e.message, retryable: e.retryable !== false } });
-        throw err;
+        const store = await findStore(db.pool, payment.storeId);
+        const adapter = store ? byPlatform.get(store.platform) : undefined;
+        if (!store || !adapter) return; // a direct store, or none: there is no order to write to
+        const written = { paymentId: payment.id, storeId: store.id, type: 'store.write', cause: `sync ${payment.status} to ${store.platform}` };
+        try {
+          const result = await adapter.syncOrder(payment, store, { atExpiry: data.atExpiry === true });
+          event = { ...written, data: { outcome: result.outcome, reason: result.reason, writes: result.writes } };
+        } catch (err) {
+          const e = err as CoinbridgeError;
+          event = { ...written, data: { outcome: 'error', code: e.code ?? 'error', message: e.message, retryable: e.retryable !== false } };
+          throw err;
+        }
       } finally {
-        await db.pool.query('UPDATE payments SET store_sync_lease_until = NULL WHERE id = $1', [payment.id]);
+        await endLease(db, payment.id, event);
       }
     },
   };
+}
+
+/** Ends a write-back's lease, recording its outcome in the same statement when there is one. */
+async function endLease(db: Database, paymentId: string, event: PaymentEvent | undefined): Promise<void> {
+  if (!event) {
+    await db.pool.query('UPDATE payments SET store_sync_lease_until = NULL WHERE id = $1', [paymentId]);
+    return;
+  }
+  await db.pool.query(
+    `WITH logged AS (INSERT INTO payment_events (payment_id, store_id, type, cause, data) VALUES ($1, $2, $3, $4, $5))
+     UPDATE payments SET store_sync_lease_until = NULL WHERE id = $1`,
+    [paymentId, event.storeId, event.type, event.cause, JSON.stringify(event.data ?? {}, bigintJson)],
+  );
 }

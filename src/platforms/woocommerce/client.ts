@@ -35,13 +35,12 @@ export class WooClient {
   readonly #storeUrl: string;
 
   constructor(creds: WooCredentials, opts: { allowPrivate: boolean; timeoutMs: number }) {
-    const lookup = guardedLookup(opts.allowPrivate);
+    const agents = agentsFor(opts.allowPrivate);
     this.#storeUrl = creds.storeUrl;
     this.#api = new WooCommerceRestApi({
       url: creds.storeUrl, consumerKey: creds.consumerKey, consumerSecret: creds.consumerSecret, version: 'wc/v3', timeout: opts.timeoutMs,
       axiosConfig: {
-        maxRedirects: 0, proxy: false,
-        httpAgent: new http.Agent({ lookup, keepAlive: true }), httpsAgent: new https.Agent({ lookup, keepAlive: true }),
+        maxRedirects: 0, proxy: false, httpAgent: agents.http, httpsAgent: agents.https,
         validateStatus: (s: number) => s >= 200 && s < 300,
       },
     });
@@ -82,4 +81,21 @@ export class WooClient {
     const code = res.status === 401 || res.status === 403 ? 'woocommerce_unauthorized' : res.status === 404 ? 'woocommerce_not_found' : 'woocommerce_refused';
     return new UpstreamRefusal(code, `${this.#storeUrl} refused ${what} (${res.status} ${res.data?.code ?? ''}): ${message}`);
   }
+}
+
+/**
+ * One pair of keep-alive agents per SSRF policy, shared by every client: a client is made per
+ * write-back, and agents of its own would open a connection to the store each time and leave it
+ * idle behind. The guard runs at every connect either way.
+ */
+const AGENTS = new Map<boolean, { http: http.Agent; https: https.Agent }>();
+
+function agentsFor(allowPrivate: boolean): { http: http.Agent; https: https.Agent } {
+  let agents = AGENTS.get(allowPrivate);
+  if (!agents) {
+    const lookup = guardedLookup(allowPrivate);
+    agents = { http: new http.Agent({ lookup, keepAlive: true }), https: new https.Agent({ lookup, keepAlive: true }) };
+    AGENTS.set(allowPrivate, agents);
+  }
+  return agents;
 }
