@@ -261,8 +261,8 @@ async function main(): Promise<void> {
   say('                 Paymento emulator, paid transition) → store.sync job (GET order, PUT order, GET notes, POST note, OAuth 1.0a over http)');
   say(`settled/s      = write-backs acknowledged per second from ${RAMP_MS / 1000} s after the first IPN to the end of the offered load, with at most`);
   say(`                 ${MAX_IN_FLIGHT} payments unsettled (a pipeline that falls behind is offered what it finishes: the figure is its capacity)`);
-  say('bare job chain = bench/bare-jobs.ts: the same two-hop chain (verify job → store.sync job queued in its transaction, workers woken) on the');
-  say('                 same Agenda runner, settings and concurrencies, doing nothing else, in its own process and database, same two phases,');
+  say('bare job chain = bench/bare-jobs.ts: the same two-hop chain (verify job → store.sync job queued in its transaction, each run at once by the');
+  say('                 committing process, as in Coinbridge) on the same job runner, settings and concurrencies, doing nothing else, in its own process and database, same two phases,');
   say('                 run while Coinbridge idled: what the job queue alone allows on this machine and server');
   say('stages         = IPN → paid: to the payment_events row of the paid transition (its transaction\'s start), against this process\'s clock;');
   say('                 write-back: from the first REST request of the store.sync job to the note\'s answer, inside the emulator');
