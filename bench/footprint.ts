@@ -14,7 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { SseStream } from '../test/support/sse.ts';
 import { freePort } from '../test/support/free-port.ts';
-import { baseEnv, newEncryptionKey, startChild, startCoinbridge, stopChild, tempDir, waitUntilServing, type Child, warningLines } from './lib/children.ts';
+import { baseEnv, coinbridgeNodeArgs, newEncryptionKey, startChild, startCoinbridge, stopChild, tempDir, waitUntilServing, type Child, warningLines } from './lib/children.ts';
 import { keepAliveAgent, send } from './lib/http.ts';
 import { memoryOf, sayRunHeader } from './lib/machine.ts';
 import { ipnHeaders, liveStore, paidIpn, paymentoEnv, startPaymento } from './lib/paymento.ts';
@@ -25,7 +25,6 @@ import { onCleanup, positive, progress, ROOT, runBench, say, sleep } from './lib
 const SECONDS = positive('BENCH_SECONDS', 20);
 const STARTS = positive('BENCH_STARTS', 3, { integer: true });
 /** Extra node flags for the Coinbridge child, e.g. "--max-old-space-size=64", to see what a heap cap does. */
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const SETTLE_MS = 3000;
 const GOAL_RSS_MIB = 120;
 const GOAL_STARTUP_MS = 1500;
@@ -146,7 +145,7 @@ async function main(): Promise<void> {
   await sayRunHeader('Coinbridge footprint benchmark: start-up to /readyz and resident memory');
   say(`setup      : Coinbridge in its own process (COINBRIDGE_ROLE=all, LOG_LEVEL=warn) on a fresh database; ${STARTS} restarts after the first start;`);
   say(`             ${SECONDS} s of mixed load from this process (with the Paymento emulator); RSS sampled every 100 ms from /proc` +
-    (NODE_ARGS.length ? `; Coinbridge started with node ${NODE_ARGS.join(' ')}` : ''));
+    `; Coinbridge started with node ${coinbridgeNodeArgs.join(' ') || '(no options)'}`);
   say('');
 
   // Baselines: a bare node process, and bare Koa started, idle and loaded the same way.
@@ -184,7 +183,7 @@ async function main(): Promise<void> {
   // Every client here is one loopback address; the per-IP limit of the public checkout routes
   // (600/min) would turn the shoppers' reads into 429s, which real shoppers on their own
   // addresses never share.
-  const opts = { databaseUrl: db.url, dataDir, encryptionKey, args: NODE_ARGS, env: { ...paymentoEnv(paymento), RATE_LIMIT_PER_MINUTE: '1000000' } };
+  const opts = { databaseUrl: db.url, dataDir, encryptionKey, env: { ...paymentoEnv(paymento), RATE_LIMIT_PER_MINUTE: '1000000' } };
   progress(`Coinbridge: first start on ${db.name}, then ${STARTS} restarts`);
   let cb = await startCoinbridge('coinbridge', opts);
   const firstStart = cb.startupMs;
@@ -239,7 +238,7 @@ async function main(): Promise<void> {
     ['embedded PGlite: RSS idle', mib(liteIdle), '', '', 'information'],
   ], [0, 2, 4]);
   say('');
-  say(`start-up   = spawn() of \`node src/main.ts\` to the first 200 of GET /readyz (migrations applied), polled every 10 ms; restarts on the`);
+  say(`start-up   = spawn() of \`node src/main.js\` to the first 200 of GET /readyz (migrations applied), polled every 10 ms; restarts on the`);
   say(`             migrated database (Coinbridge: ${restarts.map((r) => fmt(r)).join(', ')} ms; bare Koa: ${koaStarts.map((r) => fmt(r)).join(', ')} ms, first one cold)`);
   say(`load       = 4 clients creating payments (POST /v1/payments → Paymento emulator), 2 sending their "Paid" IPNs (→ verify jobs → paid),`);
   say(`             2 reading GET /v1/checkout/{ref}, up to 16 live SSE views: ${counts.created} payments created, ${counts.ipns} IPNs, ${counts.reads} checkout reads,`);

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { SecretBox } from '../src/crypto/secret-box.ts';
 import { createStore, insertConnection } from '../src/db/stores-repo.ts';
 import { freePort } from '../test/support/free-port.ts';
-import { baseEnv, startChild, tempDir, waitUntilServing, warningLines } from './lib/children.ts';
+import { baseEnv, coinbridgeNodeArgs, startChild, tempDir, waitUntilServing, warningLines } from './lib/children.ts';
 import { cpuSample, cpuUse, type CpuUse, sayRunHeader } from './lib/machine.ts';
 import { checkpoint, freshDatabase } from './lib/postgres.ts';
 import { onCleanup, positive, progress, ROOT, runBench, say } from './lib/run.ts';
@@ -276,7 +276,7 @@ async function main(): Promise<void> {
     ...(POOL_SIZE ? { DATABASE_POOL_SIZE: POOL_SIZE } : {}),
   };
   const profDir = path.join(ROOT, 'bench', 'profiles');
-  const cbArgs = [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(ROOT, 'src', 'main.ts')];
+  const cbArgs = [...coinbridgeNodeArgs, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(ROOT, 'src', 'main.js')];
   progress(`starting Coinbridge (${origin}, database ${cbDb.name})`);
   const cb = startChild('coinbridge', cbArgs, cbEnv);
   await waitUntilServing(cb, `${origin}/readyz`, (s) => s === 200);

@@ -1,6 +1,7 @@
 // Child processes a benchmark runs (Coinbridge, baselines), stopped when the run ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,7 +92,15 @@ export interface CoinbridgeChild extends Child {
 }
 
 /**
- * Coinbridge as its own OS process (`node src/main.ts`), ready when /readyz answers 200. `env`
+ * The node options Coinbridge runs with: those `npm start` gives it (package.json), so every
+ * benchmark measures the process as it is run; BENCH_NODE_ARGS, when set, replaces them.
+ */
+export const coinbridgeNodeArgs: string[] = process.env.BENCH_NODE_ARGS !== undefined
+  ? process.env.BENCH_NODE_ARGS.split(/\s+/).filter(Boolean)
+  : (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start as string).split(/\s+/).filter((a) => a.startsWith('--'));
+
+/**
+ * Coinbridge as its own OS process (`node src/main.js`), ready when /readyz answers 200. `env`
  * adds to or overrides the defaults (test mode, quiet logs, no demo store, loopback only).
  */
 export async function startCoinbridge(name: string, opts: { databaseUrl: string | undefined; dataDir: string; encryptionKey: string; env?: Record<string, string>; port?: number; args?: string[] }): Promise<CoinbridgeChild> {
@@ -105,7 +114,7 @@ export async function startCoinbridge(name: string, opts: { databaseUrl: string 
     ...opts.env,
   };
   const started = performance.now();
-  const child = startChild(name, [...(opts.args ?? []), path.join(ROOT, 'src', 'main.ts')], env);
+  const child = startChild(name, [...coinbridgeNodeArgs, ...(opts.args ?? []), path.join(ROOT, 'src', 'main.js')], env);
   await waitUntilServing(child, `${origin}/readyz`, (s) => s === 200, 60_000, 10);
   return Object.assign(child, { origin, port, env, startupMs: performance.now() - started });
 }

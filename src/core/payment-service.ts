@@ -2,13 +2,13 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import { newPaymentRef } from '../crypto/api-keys.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { withTransaction, type Database } from '../db/database.ts';
-import { appendEvent, appendEvents, findLivePaymentForOrder, findPayment, toPayment, type PaymentEvent, type PaymentRow } from '../db/payments-repo.ts';
+import { combine, withTransaction, type Database, type SqlPart } from '../db/database.ts';
+import { appendEvent, eventsInsert, findLivePaymentForOrder, findPayment, toPayment, type PaymentEvent, type PaymentRow } from '../db/payments-repo.ts';
 import { findConnection, findStore, servingConnections, type Store } from '../db/stores-repo.ts';
 import { CoinbridgeError, InputError, UpstreamError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import type { GatewayConnection } from '../gateways/types.ts';
-import { enqueueJob, enqueueJobToRunSoon, type JobWaker, type QueuedJob } from '../jobs/queue.ts';
+import { enqueueJob, enqueueJobToRunSoon, jobInsert, type JobWaker, type QueuedJob } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { decide } from './decide.ts';
@@ -274,8 +274,8 @@ export class PaymentService {
     const store = (await findStore(this.#db.pool, payment.storeId))!;
     const cryptoExpected = fact.crypto?.expected ? decimalToString(fact.crypto.expected) : null;
     const cryptoReceived = fact.crypto?.received ? decimalToString(fact.crypto.received) : null;
-    // A settlement's hot path: each statement below is a round trip inside the payment's row
-    // lock, so related writes share one (the events, the two halves of the payment update).
+    // A settlement's hot path: every statement is a round trip made while holding the payment's
+    // row lock, so there are two: the locking read, and one statement for all the writes.
     return withTransaction(this.#db.pool, async (tx) => {
       const { rows: [lockedRow] } = await tx.query(
         'SELECT p.*, i.received_at AS observed_at FROM payments p LEFT JOIN inbox i ON i.id = $2::bigint WHERE p.id = $1 FOR UPDATE OF p', [paymentId, inboxId]);
@@ -284,33 +284,47 @@ export class PaymentService {
       const decision = decide({ status: locked.status, orderId: locked.orderId, amount: locked.amount, expiresAt: locked.expiresAt,
         storeOrderCancelled: locked.storeOrderCancelledAt !== null }, fact, store.settings, observedAt);
       const to = decision.kind === 'transition' ? decision.to : null;
-      await tx.query(
-        `UPDATE payments SET last_verified_at = now(), crypto_expected = coalesce($2, crypto_expected), crypto_received = coalesce($3, crypto_received),
-           crypto_coin = coalesce($4, crypto_coin), tx_hash = coalesce($5, tx_hash), network = coalesce($6, network),
-           status = coalesce($7, status), updated_at = CASE WHEN $7::text IS NULL THEN updated_at ELSE now() END WHERE id = $1`,
-        [paymentId, cryptoExpected, cryptoReceived, fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null, to],
-      );
+      const paymentUpdate: SqlPart = {
+        text: (p) => `UPDATE payments SET last_verified_at = now(), crypto_expected = coalesce($${p + 1}, crypto_expected),
+            crypto_received = coalesce($${p + 2}, crypto_received), crypto_coin = coalesce($${p + 3}, crypto_coin), tx_hash = coalesce($${p + 4}, tx_hash),
+            network = coalesce($${p + 5}, network), status = coalesce($${p + 6}, status),
+            updated_at = CASE WHEN $${p + 6}::text IS NULL THEN updated_at ELSE now() END
+          WHERE id = $${p}`,
+        values: [paymentId, cryptoExpected, cryptoReceived, fact.crypto?.coin ?? null, fact.txHash ?? null, fact.network ?? null, to],
+      };
       const events: PaymentEvent[] = [{ paymentId, storeId: locked.storeId, type: 'gateway.verify', cause: describeCause(cause), data: {
         outcome: 'ok', ms: Date.now() - started, gatewayStatus: fact.gatewayStatus, reported: fact.reported, orderId: fact.orderId ?? null,
         cryptoExpected, cryptoReceived, txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } }];
       let status = locked.status;
-      let storeSync: QueuedJob | undefined;
+      // Store-platform write-back rides the outbox: the job commits with the transition it reports.
+      let storeSync: { insert: SqlPart; heldUntil: Date | undefined } | undefined;
       if (decision.kind === 'transition') {
         events.push({ paymentId, storeId: locked.storeId, type: 'transition', fromStatus: locked.status, toStatus: decision.to,
           cause: decision.reason, data: { trigger: describeCause(cause), notes: decision.notes } });
         status = decision.to;
-        storeSync = await this.#queueStoreSync(tx, store, paymentId);
+        if (store.platform !== 'direct') {
+          const heldUntil = this.#waker?.holdFor('store.sync');
+          storeSync = { insert: jobInsert({ name: 'store.sync', data: { paymentId }, runAt: heldUntil }), heldUntil };
+        }
         this.#metrics.transition(decision.to);
         this.#log.info({ paymentId, from: locked.status, to: decision.to, reason: decision.reason }, isPaid(decision.to) ? 'payment settled' : 'payment moved');
       }
       if (decision.kind === 'ignore' && fact.reported === 'unknown') {
         this.#log.warn({ paymentId, gatewayStatus: fact.gatewayStatus }, 'gateway reported an unknown status; nothing changed');
       }
-      await appendEvents(tx, events);
-      await this.#finishInbox(inboxId, decision.kind === 'transition' ? `${locked.status} → ${decision.to}` : `ignored: ${decision.reason}`, locked, cause, tx);
-      return { status, changed: decision.kind === 'transition', storeSync };
-    }).then(({ storeSync, ...outcome }) => {
-      if (storeSync) this.#waker?.runSoon(storeSync);
+      const inboxOutcome = decision.kind === 'transition' ? `${locked.status} → ${decision.to}` : `ignored: ${decision.reason}`;
+      // Inside the verify transaction the callback's outcome is already in the gateway.verify event.
+      const inboxDone: SqlPart = {
+        text: (p) => `UPDATE inbox SET processed_at = now(), outcome = $${p + 1} WHERE id = $${p}::bigint AND processed_at IS NULL`,
+        values: [inboxId, inboxOutcome],
+      };
+      const writes = combine([paymentUpdate, eventsInsert(events), inboxDone, ...(storeSync ? [storeSync.insert] : [])], ([payment, logged, inbox, job]) =>
+        `WITH payment AS (${payment}), logged AS (${logged}), inbox AS (${inbox})${job ? `, job AS (${job}) SELECT id AS job_id FROM job` : ' SELECT NULL AS job_id'}`);
+      const { rows: [written] } = await tx.query<{ job_id: string | null }>(writes.text, writes.values);
+      const queued: QueuedJob | undefined = storeSync && written?.job_id ? { id: written.job_id, name: 'store.sync', heldUntil: storeSync.heldUntil } : undefined;
+      return { status, changed: decision.kind === 'transition', queued };
+    }).then(({ queued, ...outcome }) => {
+      if (queued) this.#waker?.runSoon(queued);
       return outcome;
     });
   }
@@ -388,14 +402,13 @@ export class PaymentService {
   }
 
   /**
-   * Marks the callback handled. Inside the verify transaction its outcome is already in the
-   * gateway.verify event; a callback ignored without asking the gateway gets an event of its own.
+   * Marks a callback handled that was ignored without asking the gateway, with an event of its
+   * own (a verified one is marked inside the verify transaction, its outcome in gateway.verify).
    */
-  async #finishInbox(inboxId: string | null, outcome: string, payment: PaymentRow, cause: VerifyCause, tx?: pg.PoolClient): Promise<void> {
+  async #finishInbox(inboxId: string | null, outcome: string, payment: PaymentRow, cause: VerifyCause): Promise<void> {
     if (!inboxId) return;
-    const q = tx ?? this.#db.pool;
-    await q.query('UPDATE inbox SET processed_at = now(), outcome = $2 WHERE id = $1 AND processed_at IS NULL', [inboxId, outcome]);
-    if (!tx) await appendEvent(q, { paymentId: payment.id, storeId: payment.storeId, type: 'callback.processed', cause: describeCause(cause), data: { outcome } });
+    await this.#db.pool.query('UPDATE inbox SET processed_at = now(), outcome = $2 WHERE id = $1 AND processed_at IS NULL', [inboxId, outcome]);
+    await appendEvent(this.#db.pool, { paymentId: payment.id, storeId: payment.storeId, type: 'callback.processed', cause: describeCause(cause), data: { outcome } });
   }
 }
 

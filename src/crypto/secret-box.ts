@@ -8,7 +8,8 @@ const TAG_BYTES = 16;
 
 interface Key {
   id: string;
-  bytes: Buffer;
+  /** A KeyObject made once: given raw bytes, every cipher would make one of its own. */
+  key: crypto.KeyObject;
 }
 
 /**
@@ -21,7 +22,7 @@ export class SecretBox {
 
   constructor(keys: Buffer[]) {
     if (keys.length === 0) throw new Error('SecretBox needs at least one key');
-    this.#keys = keys.map((bytes) => ({ id: crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 8), bytes }));
+    this.#keys = keys.map((bytes) => ({ id: crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 8), key: crypto.createSecretKey(bytes) }));
   }
 
   get keyId(): string {
@@ -31,7 +32,7 @@ export class SecretBox {
   seal(plaintext: string): string {
     const key = this.#keys[0]!;
     const iv = crypto.randomBytes(12);
-    const cipher = crypto.createCipheriv('aes-256-gcm', key.bytes, iv);
+    const cipher = crypto.createCipheriv('aes-256-gcm', key.key, iv);
     cipher.setAAD(Buffer.from(key.id));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return ['v1', key.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
@@ -45,7 +46,7 @@ export class SecretBox {
     const authTag = Buffer.from(tag, 'base64url');
     // A shorter tag would still "verify" (GCM allows truncation), making forgery far cheaper.
     if (authTag.length !== TAG_BYTES) throw new Error('secret envelope has a truncated authentication tag');
-    const decipher = crypto.createDecipheriv('aes-256-gcm', key.bytes, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(key.id));
     decipher.setAuthTag(authTag);
     return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');

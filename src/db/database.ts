@@ -88,6 +88,26 @@ export async function openDatabase(opts: { url: string | undefined; dataDir: str
   };
 }
 
+/**
+ * Part of a statement (a data-modifying CTE, say) whose parameters are numbered from the one it is
+ * given, so several parts can share one statement and one round trip (combine).
+ */
+export interface SqlPart {
+  text(firstParam: number): string;
+  values: unknown[];
+}
+
+/** One statement from parts: `build` gets each part's text, its parameters numbered after the previous parts'. */
+export function combine(parts: SqlPart[], build: (texts: string[]) => string): { text: string; values: unknown[] } {
+  const texts: string[] = [];
+  const values: unknown[] = [];
+  for (const part of parts) {
+    texts.push(part.text(values.length + 1));
+    values.push(...part.values);
+  }
+  return { text: build(texts), values };
+}
+
 /** Runs `fn` in one transaction on one connection; never await another connection inside it. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

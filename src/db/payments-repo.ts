@@ -1,6 +1,6 @@
 import type { CurrencyCode, Money } from '../core/money.ts';
 import type { StoredStatus } from '../core/status.ts';
-import type { Queryable } from './database.ts';
+import type { Queryable, SqlPart } from './database.ts';
 
 export interface PaymentRow {
   id: string;
@@ -80,22 +80,18 @@ export async function appendEvent(q: Queryable, e: PaymentEvent): Promise<void> 
   );
 }
 
-/** Several events in one statement (one round trip on a hot path), logged in the order given. */
-export async function appendEvents(q: Queryable, events: PaymentEvent[]): Promise<void> {
-  if (events.length <= 1) {
-    if (events[0]) await appendEvent(q, events[0]);
-    return;
-  }
+/** Several events as one INSERT, logged in the order given: a part of a larger statement on a hot path. */
+export function eventsInsert(events: PaymentEvent[]): SqlPart {
   const col = <T>(f: (e: PaymentEvent) => T) => events.map(f);
-  await q.query(
-    `INSERT INTO payment_events (payment_id, store_id, type, from_status, to_status, cause, data)
-     SELECT payment_id, store_id, type, from_status, to_status, cause, data
-     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
-       WITH ORDINALITY AS e(payment_id, store_id, type, from_status, to_status, cause, data, ord)
-     ORDER BY ord`,
-    [col((e) => e.paymentId), col((e) => e.storeId), col((e) => e.type), col((e) => e.fromStatus ?? null), col((e) => e.toStatus ?? null),
+  return {
+    text: (p) => `INSERT INTO payment_events (payment_id, store_id, type, from_status, to_status, cause, data)
+      SELECT payment_id, store_id, type, from_status, to_status, cause, data
+      FROM unnest($${p}::uuid[], $${p + 1}::uuid[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::jsonb[])
+        WITH ORDINALITY AS e(payment_id, store_id, type, from_status, to_status, cause, data, ord)
+      ORDER BY ord`,
+    values: [col((e) => e.paymentId), col((e) => e.storeId), col((e) => e.type), col((e) => e.fromStatus ?? null), col((e) => e.toStatus ?? null),
       col((e) => e.cause), col((e) => JSON.stringify(e.data ?? {}, bigintJson))],
-  );
+  };
 }
 
 export function bigintJson(_key: string, value: unknown): unknown {

@@ -1,6 +1,6 @@
 import { Agenda, InMemoryNotificationChannel, toJobId, type Job, type JobNotification } from 'agenda';
 import { PostgresBackend } from '@agendajs/postgres-backend';
-import type { Database, Queryable } from '../db/database.ts';
+import type { Database, Queryable, SqlPart } from '../db/database.ts';
 import type { Logger } from '../observability/log.ts';
 import { nextAttemptDelayMs, runAttempt, type JobHandler } from './attempts.ts';
 import { InlineRunner } from './inline-runner.ts';
@@ -33,11 +33,18 @@ export interface QueuedJob {
  * make every such commit take PostgreSQL's global notify lock and commit one at a time.
  */
 export async function enqueueJob(q: Queryable, job: JobRequest): Promise<QueuedJob> {
-  const { rows } = await q.query<{ id: string }>(
-    `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type) VALUES ($1, $2::jsonb, coalesce($3::timestamptz, now()), 0, 'normal') RETURNING id`,
-    [job.name, JSON.stringify(job.data), job.runAt ?? null],
-  );
+  const insert = jobInsert(job);
+  const { rows } = await q.query<{ id: string }>(insert.text(1), insert.values);
   return { id: rows[0]!.id, name: job.name };
+}
+
+/** enqueueJob as a part of a larger statement (combine); it returns the job's `id`. */
+export function jobInsert(job: JobRequest): SqlPart {
+  return {
+    text: (p) => `INSERT INTO ${JOBS_TABLE} (name, data, next_run_at, priority, type)
+      VALUES ($${p}, $${p + 1}::jsonb, coalesce($${p + 2}::timestamptz, now()), 0, 'normal') RETURNING id`,
+    values: [job.name, JSON.stringify(job.data), job.runAt ?? null],
+  };
 }
 
 /**

@@ -16,7 +16,7 @@ import { beginConnect, claim } from '../support/woocommerce.ts';
 import { leakedSecrets } from './endpoints.ts';
 
 /**
- * A real Coinbridge process (node src/main.ts) at LOG_LEVEL=trace, driven only over HTTP through
+ * A real Coinbridge process (node src/main.js) at LOG_LEVEL=trace, driven only over HTTP through
  * everything that handles a credential, the right way and the wrong way: first-run setup, staff
  * sign-in, a Shopify install with session tokens and webhooks, a WooCommerce connect with its key
  * grant, claim and webhooks, a live Paymento connection with signed callbacks, store API keys,

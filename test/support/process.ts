@@ -12,9 +12,9 @@ export interface CoinbridgeProcess {
   exited: Promise<number | null>;
 }
 
-/** A real Coinbridge OS process (node src/main.ts), ready when /readyz answers 200. */
+/** A real Coinbridge OS process (node src/main.js), ready when /readyz answers 200. */
 export async function spawnCoinbridge(env: Record<string, string>, port: number): Promise<CoinbridgeProcess> {
-  const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['src/main.js'], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c) => { out += c; });
   child.stderr!.on('data', (c) => { out += c; });

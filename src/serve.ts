@@ -1,10 +1,7 @@
-import module from 'node:module';
-
-// Compiled code (and Node's stripped TypeScript) is cached on disk, so a restart skips most of
-// the compile work: about a third of start-up. Enabled before the app's modules are imported,
-// which is why they are imported dynamically.
-module.enableCompileCache();
-const [{ startCoinbridge }, { loadConfig }, { ConfigError }] = await Promise.all([import('./app.ts'), import('./config.ts'), import('./errors.ts')]);
+// The Coinbridge process: configuration, start, graceful stop. Entered through src/main.js.
+import { startCoinbridge } from './app.ts';
+import { loadConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
 
 try {
   const config = loadConfig();
