@@ -32,6 +32,7 @@ export class InlineRunner {
   readonly #waiting = new Map<JobName, string[]>();
   readonly #running = new Map<JobName, number>();
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #finished: string[] = [];
   #stopped = false;
 
   constructor(pool: pg.Pool, opts: { table: string; log: Logger; owner: string; handlers: JobHandler<any>[]; holdMs: number; wake: (name: JobName) => void }) {
@@ -74,7 +75,9 @@ export class InlineRunner {
     this.#stopped = true;
     const waiting = [...this.#waiting];
     this.#waiting.clear();
-    await Promise.allSettled([...waiting.map(([name, ids]) => this.#handOver(name, ids)), ...this.#inFlight]);
+    await Promise.allSettled(waiting.map(([name, ids]) => this.#handOver(name, ids)));
+    // Running jobs finish, then their rows are removed: work that starts more work, so wait until none is left.
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   /** Held rows this runner will not run become due now; if this fails, their hold lapses by itself. */
@@ -88,38 +91,47 @@ export class InlineRunner {
     }
   }
 
+  /**
+   * Starts as many waiting jobs as the handler's concurrency allows, claimed together: under load
+   * one statement claims a batch, where one per job would each cost a round trip.
+   */
   #pump(handler: JobHandler<any>): void {
     const waiting = this.#waiting.get(handler.name);
-    const limit = handler.concurrency ?? DEFAULT_CONCURRENCY;
-    while (!this.#stopped && waiting && waiting.length > 0 && (this.#running.get(handler.name) ?? 0) < limit) {
-      const id = waiting.shift()!;
-      this.#running.set(handler.name, (this.#running.get(handler.name) ?? 0) + 1);
-      const run = this.#run(handler, id)
-        .catch((err: Error) => this.#log.warn({ job: handler.name, jobId: id, err: err.message }, 'inline job bookkeeping failed; Agenda will take the job over'))
-        .finally(() => {
-          this.#inFlight.delete(run);
-          this.#running.set(handler.name, (this.#running.get(handler.name) ?? 1) - 1);
-          this.#pump(handler);
-        });
-      this.#inFlight.add(run);
-    }
+    const free = (handler.concurrency ?? DEFAULT_CONCURRENCY) - (this.#running.get(handler.name) ?? 0);
+    if (this.#stopped || !waiting || waiting.length === 0 || free <= 0) return;
+    const ids = waiting.splice(0, free);
+    this.#adjustRunning(handler.name, ids.length);
+    this.#track(this.#claimAndRun(handler, ids)
+      .catch((err: Error) => this.#log.warn({ job: handler.name, jobs: ids.length, err: err.message }, 'inline jobs not claimed; Agenda runs them once their hold lapses')));
   }
 
-  async #run(handler: JobHandler<any>, id: string): Promise<void> {
-    const claimed = await this.#pool.query<{ data: Record<string, unknown>; fail_count: number | null }>(
-      `UPDATE ${this.#table} SET locked_at = now(), last_run_at = now(), last_modified_by = $3
-       WHERE id = $1 AND name = $2 AND locked_at IS NULL AND disabled = false AND next_run_at IS NOT NULL
-       RETURNING data, fail_count`,
-      [id, handler.name, this.#owner],
-    );
-    // Someone else (an Agenda worker) has it, or it is gone: nothing to do here.
-    if (claimed.rowCount === 0) return;
-    const row = claimed.rows[0]!;
+  async #claimAndRun(handler: JobHandler<any>, ids: string[]): Promise<void> {
+    let claimed: { id: string; data: Record<string, unknown>; fail_count: number | null }[] = [];
+    try {
+      ({ rows: claimed } = await this.#pool.query(
+        `UPDATE ${this.#table} SET locked_at = now(), last_run_at = now(), last_modified_by = $3
+         WHERE id = ANY($1::uuid[]) AND name = $2 AND locked_at IS NULL AND disabled = false AND next_run_at IS NOT NULL
+         RETURNING id, data, fail_count`,
+        [ids, handler.name, this.#owner],
+      ));
+    } finally {
+      // The ones not claimed are someone else's (an Agenda worker's) or gone: their slots are free again.
+      this.#adjustRunning(handler.name, claimed.length - ids.length);
+      this.#pump(handler);
+    }
+    await Promise.all(claimed.map((row) => this.#runClaimed(handler, row)
+      .catch((err: Error) => this.#log.warn({ job: handler.name, jobId: row.id, err: err.message }, 'inline job bookkeeping failed; Agenda will take the job over'))
+      .finally(() => {
+        this.#adjustRunning(handler.name, -1);
+        this.#pump(handler);
+      })));
+  }
+
+  async #runClaimed(handler: JobHandler<any>, row: { id: string; data: Record<string, unknown>; fail_count: number | null }): Promise<void> {
     const attempt = (row.fail_count ?? 0) + 1;
-    const failure = await runAttempt(handler, row.data, attempt, id, this.#log);
+    const failure = await runAttempt(handler, row.data, attempt, row.id, this.#log);
     if (!failure) {
-      // As Agenda's removeOnComplete: a succeeded one-off job leaves nothing worth keeping.
-      await this.#pool.query(`DELETE FROM ${this.#table} WHERE id = $1`, [id]);
+      this.#remove(row.id);
       return;
     }
     const delayMs = nextAttemptDelayMs(handler, attempt, failure);
@@ -127,8 +139,36 @@ export class InlineRunner {
       `UPDATE ${this.#table} SET locked_at = NULL, fail_count = $2, fail_reason = $3, failed_at = now(), last_finished_at = now(),
          next_run_at = CASE WHEN $4::int IS NULL THEN NULL ELSE now() + $4::int * interval '1 millisecond' END, last_modified_by = $5
        WHERE id = $1`,
-      [id, attempt, (failure as Error).message ?? String(failure), delayMs, this.#owner],
+      [row.id, attempt, (failure as Error).message ?? String(failure), delayMs, this.#owner],
     );
+  }
+
+  /**
+   * As Agenda's removeOnComplete: a succeeded one-off job leaves nothing worth keeping. Rows of
+   * jobs that finished together go in one statement. Should the process die first, a finished
+   * job's row stays locked and Agenda runs it once more when the lock lapses: handlers are
+   * idempotent, so that costs a repeat, never a double effect.
+   */
+  #remove(id: string): void {
+    this.#finished.push(id);
+    if (this.#finished.length > 1) return;
+    this.#track(new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const ids = this.#finished.splice(0);
+      try {
+        await this.#pool.query(`DELETE FROM ${this.#table} WHERE id = ANY($1::uuid[])`, [ids]);
+      } catch (err) {
+        this.#log.warn({ jobs: ids.length, err: (err as Error).message }, 'finished jobs not removed; Agenda runs them once more when their lock lapses');
+      }
+    }));
+  }
+
+  #adjustRunning(name: JobName, by: number): void {
+    this.#running.set(name, (this.#running.get(name) ?? 0) + by);
+  }
+
+  #track(work: Promise<void>): void {
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work));
   }
 }
 

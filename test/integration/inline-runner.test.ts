@@ -97,6 +97,37 @@ describe('inline job runner', () => {
     assert.ok(runs[0]!.at - committedAt >= HOLD_MS - 250);
   });
 
+  it('runs many jobs handed at once each exactly once, claimed in batches, skipping those another worker holds', async () => {
+    const runs: Run[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    const { db, waker } = await setUp(cleanups, async (data, attempt) => {
+      running++;
+      mostAtOnce = Math.max(mostAtOnce, running);
+      await sleep(5);
+      running--;
+      runs.push({ id: data.id, attempt, at: Date.now() });
+    });
+    const jobs = await withTransaction(db.pool, async (tx) => {
+      const queued = [];
+      for (let i = 0; i < 60; i++) queued.push(await enqueueJobToRunSoon(tx, waker, { name: 'store.sync', data: { id: `m${i}` } }));
+      // Every tenth is held by another worker already: the batch claim must leave it alone.
+      await tx.query(`UPDATE ${JOBS_TABLE} SET locked_at = now() + interval '1 hour' WHERE id = ANY($1::uuid[])`, [queued.filter((_, i) => i % 10 === 0).map((j) => j.id)]);
+      return queued;
+    });
+    for (const job of jobs) waker.runSoon(job);
+    await until('the 54 free jobs ran', () => runs.length === 54);
+    await sleep(300);
+    assert.equal(runs.length, 54, 'no job ran twice, none of the held ones ran');
+    assert.deepEqual(new Set(runs.map((r) => r.id)).size, 54);
+    assert.ok(runs.every((r) => !/^m(0|10|20|30|40|50)$/.test(r.id)));
+    assert.ok(mostAtOnce <= 2, `the handler's concurrency (2) holds: ${mostAtOnce} ran at once`);
+    await until('their rows are gone', async () => {
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${JOBS_TABLE} WHERE id = ANY($1::uuid[])`, [jobs.map((j) => j.id)]);
+      return rows[0].n === 6;
+    });
+  });
+
   it('does not run a job someone else has locked, and hands held jobs back when it stops', async () => {
     const runs: Run[] = [];
     const { db, waker, runner } = await setUp(cleanups, async (data, attempt) => { runs.push({ id: data.id, attempt, at: Date.now() }); });
