@@ -6,9 +6,9 @@ import type { JobName, QueuedJob } from './queue.ts';
 /**
  * Runs a job this process has just committed, here and now, instead of waiting for Agenda to
  * find it: the first attempt of the hot-path jobs (verify after a callback, store write-back
- * after a transition) then costs two statements — claim and delete — where Agenda's
- * find-lock-save-run-save-remove cycle costs about a dozen. That cycle was what capped
- * settlement (bench/settlement.ts).
+ * after a transition, platform webhooks) then costs a claim and a delete, each shared by the jobs
+ * that start or finish together, where Agenda's find-lock-save-run-save-remove cycle costs about
+ * a dozen statements a job. That cycle was what capped settlement (bench/settlement.ts).
  *
  * The job row stays the durable record throughout, and Agenda still owns everything after the
  * first attempt:
