@@ -74,8 +74,8 @@ export class JobWaker {
     this.#log = log;
   }
 
-  /** From now on (until undefined), jobs handed to runSoon() run in this process when it has a worker for them. */
-  runHere(runner: InlineRunner | undefined): void {
+  /** From now on, jobs handed to runSoon() run in this process when it has a worker for them. */
+  runHere(runner: InlineRunner): void {
     this.#inline = runner;
   }
 
@@ -190,7 +190,9 @@ export function createJobRunner(db: Database, opts: { log: Logger; pollMs: numbe
       opts.waker.runHere(inline);
     },
     async stop() {
-      opts.waker.runHere(undefined);
+      // The runner stays attached: stopped, it holds no new job, and a job held for it just
+      // before (a running handler's follow-up) is handed to the workers instead of waiting out
+      // its hold.
       await inline.stop();
       await agenda.stop();
     },
