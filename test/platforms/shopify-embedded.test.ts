@@ -240,12 +240,22 @@ describe('Shopify expiring offline tokens', () => {
     await sandboxAction(s.t, await sandboxToken(s.t, payment.id), 'pay');
     await waitForStatus(s.t, payment.id, 'paid');
     await waitFor('the capture', async () => capturesOf(s.emu, order.id).length === 1);
-    const refreshed = s.emu.tokens.filter((tk) => tk.shop === SHOP && tk.grant === 'refresh_token');
-    assert.ok(refreshed.length >= 1, 'a refresh grant was used');
-    const { rows } = await s.t.app.db.pool.query('SELECT access_token FROM shopify_shops WHERE shop_domain = $1', [SHOP]);
+    const refreshes = () => s.emu.tokens.filter((tk) => tk.shop === SHOP && tk.grant === 'refresh_token');
+    assert.ok(refreshes().length >= 1, 'a refresh grant was used');
     const { SecretBox } = await import('../../src/crypto/secret-box.ts');
-    const stored = new SecretBox([Buffer.from(TEST_ENCRYPTION_KEY, 'base64')]).open(rows[0].access_token);
-    assert.equal(stored, refreshed.at(-1)!.accessToken, 'the newest token is the one stored');
+    const box = new SecretBox([Buffer.from(TEST_ENCRYPTION_KEY, 'base64')]);
+    const storedPair = async () => {
+      const { rows } = await s.t.app.db.pool.query('SELECT access_token, refresh_token FROM shopify_shops WHERE shop_domain = $1', [SHOP]);
+      return { access: box.open(rows[0].access_token), refresh: box.open(rows[0].refresh_token) };
+    };
+    // The write-back goes on after the capture (metafields, tags), refreshing as it goes: once it
+    // is done, the newest token and its (unspent) refresh token must be the stored ones.
+    // Refreshes that overlapped would leave an older pair stored for good, its refresh token spent.
+    await waitFor('the newest token and refresh token to be the ones stored', async () => {
+      const newest = refreshes().at(-1)!;
+      const stored = await storedPair();
+      return newest.refreshToken !== null && stored.access === newest.accessToken && stored.refresh === newest.refreshToken;
+    });
   });
 });
 

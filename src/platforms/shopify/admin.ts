@@ -1,6 +1,6 @@
 import { GraphqlQueryError, HttpRequestError, HttpResponseError, Session } from '@shopify/shopify-api';
 import type { SecretBox } from '../../crypto/secret-box.ts';
-import type { Database } from '../../db/database.ts';
+import { withTransaction, type Database } from '../../db/database.ts';
 import { UpstreamError, UpstreamRefusal } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import { appForShop } from './apps.ts';
@@ -59,20 +59,26 @@ export class ShopifyAdmin {
   }
 
   async #freshToken(record: ShopRecord, appId: string, api: ReturnType<ShopifyClients['for']>): Promise<string> {
-    if (!record.tokenExpiresAt || record.tokenExpiresAt.getTime() - Date.now() > REFRESH_MARGIN_MS || !record.refreshToken) {
-      return record.accessToken!;
-    }
-    try {
-      const { session } = await api.auth.refreshToken({ shop: record.domain, refreshToken: record.refreshToken });
-      await saveShopToken(this.#db.pool, this.#box, {
-        shop: record.domain, appId, via: 'refresh',
-        token: { accessToken: session.accessToken ?? '', scopes: session.scope ?? '', expiresAt: session.expires, refreshToken: session.refreshToken, refreshTokenExpiresAt: session.refreshTokenExpires },
-      });
-      this.#log.info({ shop: record.domain }, 'Shopify offline token refreshed');
-      return session.accessToken ?? '';
-    } catch (err) {
-      throw this.#translate(record.domain, err);
-    }
+    if (!needsRefresh(record)) return record.accessToken!;
+    // One refresh per shop at a time, across jobs and processes (the shop's row lock). Each
+    // refresh rotates the refresh token: two at once would each store their pair, the last write
+    // winning even when it holds the older token and the refresh token the other one spent.
+    return withTransaction(this.#db.pool, async (tx) => {
+      const current = await findShop(tx, this.#box, record.domain, { forUpdate: true });
+      if (!current?.installed || !current.accessToken) throw new ShopNotInstalled(record.domain);
+      if (!needsRefresh(current)) return current.accessToken; // refreshed by another worker meanwhile
+      try {
+        const { session } = await api.auth.refreshToken({ shop: current.domain, refreshToken: current.refreshToken! });
+        await saveShopToken(tx, this.#box, {
+          shop: current.domain, appId, via: 'refresh',
+          token: { accessToken: session.accessToken ?? '', scopes: session.scope ?? '', expiresAt: session.expires, refreshToken: session.refreshToken, refreshTokenExpiresAt: session.refreshTokenExpires },
+        });
+        this.#log.info({ shop: current.domain }, 'Shopify offline token refreshed');
+        return session.accessToken ?? '';
+      } catch (err) {
+        throw this.#translate(current.domain, err);
+      }
+    });
   }
 
   #translate(shop: string, err: unknown): Error {
@@ -99,4 +105,9 @@ export class ShopifyAdmin {
     if (err instanceof UpstreamError || err instanceof UpstreamRefusal) return err;
     return new UpstreamError('shopify_unreachable', `Shopify call for ${shop} failed: ${(err as Error).message}`);
   }
+}
+
+/** An expiring token within the refresh margin, with a refresh token to renew it. */
+function needsRefresh(shop: ShopRecord): boolean {
+  return Boolean(shop.tokenExpiresAt && shop.refreshToken && shop.tokenExpiresAt.getTime() - Date.now() <= REFRESH_MARGIN_MS);
 }

@@ -43,8 +43,8 @@ function toShop(r: Record<string, any>, box: SecretBox): ShopRecord {
   };
 }
 
-export async function findShop(q: Queryable, box: SecretBox, domain: string): Promise<ShopRecord | undefined> {
-  const { rows } = await q.query('SELECT * FROM shopify_shops WHERE shop_domain = $1', [domain]);
+export async function findShop(q: Queryable, box: SecretBox, domain: string, opts: { forUpdate?: boolean } = {}): Promise<ShopRecord | undefined> {
+  const { rows } = await q.query(`SELECT * FROM shopify_shops WHERE shop_domain = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`, [domain]);
   return rows[0] ? toShop(rows[0], box) : undefined;
 }
 
