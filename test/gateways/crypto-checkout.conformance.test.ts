@@ -40,6 +40,12 @@ function connectionFor(emu: CryptoCheckoutEmulator, apiKey: string, secret: stri
 /** Live instances are merchant-named hosts: calls go through the guarded dispatcher as in the product (loopback allowed here). */
 const instanceHosts = new MerchantHosts({ allowPrivate: true });
 
+/**
+ * How long the emulator waits for a webhook receiver. A receiver told to hang must exceed it; one
+ * told to answer must not, even on a CI machine busy with other test files (300 ms once was not).
+ */
+const WEBHOOK_TIMEOUT_MS = 1500;
+
 function adapterFor(emu: CryptoCheckoutEmulator, opts: { timeoutMs?: number; now?: () => number } = {}): CryptoCheckoutAdapter {
   return new CryptoCheckoutAdapter((conn) => conn.credentials.apiOrigin ?? emu.origin, { timeoutMs: TIMEOUT_MS, viaFor: () => instanceHosts, ...opts });
 }
@@ -122,7 +128,7 @@ describe('Crypto Checkout specifics', () => {
   let adapter: CryptoCheckoutAdapter;
 
   before(async () => {
-    emu = await startCryptoCheckoutEmulator({ retryBaseMs: 1, webhookTimeoutMs: 300 });
+    emu = await startCryptoCheckoutEmulator({ retryBaseMs: 1, webhookTimeoutMs: WEBHOOK_TIMEOUT_MS });
     receiver = await startWebhookReceiver('/ipn/crypto-checkout/conn_cc_1');
     merchant = emu.addMerchant();
     emu.registerWebhook(merchant.apiKey, receiver.url);
@@ -374,7 +380,7 @@ describe('Crypto Checkout specifics', () => {
       const attempts = emu.deliveries.filter((d) => d.sessionId === id);
       assert.deepEqual(attempts.map((d) => d.attempt), [1, 2, 3, 4, 5, 6]);
       assert.equal(attempts[0]!.httpStatus, undefined);
-      assert.match(attempts[0]!.error ?? '', /no answer within 300 ms/);
+      assert.match(attempts[0]!.error ?? '', new RegExp(`no answer within ${WEBHOOK_TIMEOUT_MS} ms`));
       assert.deepEqual(attempts.slice(1).map((d) => d.httpStatus), [500, 500, 500, 500, 500]);
       receiver.answers.length = 0;
     });
