@@ -8,7 +8,7 @@ import { findConnection, findStore, servingConnections, type Store } from '../db
 import { CoinbridgeError, InputError, UpstreamError } from '../errors.ts';
 import type { GatewayRegistry } from '../gateways/registry.ts';
 import type { GatewayConnection } from '../gateways/types.ts';
-import { enqueueJob, enqueueJobToRunSoon, jobInsert, type JobWaker, type QueuedJob } from '../jobs/queue.ts';
+import { enqueueJob, jobInsert, queuedToRunSoon, toRunSoon, type JobRequest, type JobWaker, type QueuedJob } from '../jobs/queue.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { decide } from './decide.ts';
@@ -296,16 +296,12 @@ export class PaymentService {
         outcome: 'ok', ms: Date.now() - started, gatewayStatus: fact.gatewayStatus, reported: fact.reported, orderId: fact.orderId ?? null,
         cryptoExpected, cryptoReceived, txHash: fact.txHash ?? null, decision: decision.kind, reason: decision.reason, notes: decision.notes } }];
       let status = locked.status;
-      // Store-platform write-back rides the outbox: the job commits with the transition it reports.
-      let storeSync: { insert: SqlPart; heldUntil: Date | undefined } | undefined;
+      let storeSync: JobRequest | undefined;
       if (decision.kind === 'transition') {
         events.push({ paymentId, storeId: locked.storeId, type: 'transition', fromStatus: locked.status, toStatus: decision.to,
           cause: decision.reason, data: { trigger: describeCause(cause), notes: decision.notes } });
         status = decision.to;
-        if (store.platform !== 'direct') {
-          const heldUntil = this.#waker?.holdFor('store.sync');
-          storeSync = { insert: jobInsert({ name: 'store.sync', data: { paymentId }, runAt: heldUntil }), heldUntil };
-        }
+        storeSync = this.#storeSyncJob(store, paymentId);
         this.#metrics.transition(decision.to);
         this.#log.info({ paymentId, from: locked.status, to: decision.to, reason: decision.reason }, isPaid(decision.to) ? 'payment settled' : 'payment moved');
       }
@@ -318,10 +314,10 @@ export class PaymentService {
         text: (p) => `UPDATE inbox SET processed_at = now(), outcome = $${p + 1} WHERE id = $${p}::bigint AND processed_at IS NULL`,
         values: [inboxId, inboxOutcome],
       };
-      const writes = combine([paymentUpdate, eventsInsert(events), inboxDone, ...(storeSync ? [storeSync.insert] : [])], ([payment, logged, inbox, job]) =>
+      const writes = combine([paymentUpdate, eventsInsert(events), inboxDone, ...(storeSync ? [jobInsert(storeSync)] : [])], ([payment, logged, inbox, job]) =>
         `WITH payment AS (${payment}), logged AS (${logged}), inbox AS (${inbox})${job ? `, job AS (${job}) SELECT id AS job_id FROM job` : ' SELECT NULL AS job_id'}`);
       const { rows: [written] } = await tx.query<{ job_id: string | null }>(writes.text, writes.values);
-      const queued: QueuedJob | undefined = storeSync && written?.job_id ? { id: written.job_id, name: 'store.sync', heldUntil: storeSync.heldUntil } : undefined;
+      const queued = storeSync && written?.job_id ? queuedToRunSoon(storeSync, written.job_id) : undefined;
       return { status, changed: decision.kind === 'transition', queued };
     }).then(({ queued, ...outcome }) => {
       if (queued) this.#waker?.runSoon(queued);
@@ -395,10 +391,17 @@ export class PaymentService {
     return { status: outcome.status, payment: outcome.payment };
   }
 
-  /** Store-platform write-back rides the outbox: the job commits with the transition it reports. */
+  /**
+   * Store-platform write-back rides the outbox: its job commits with the transition it reports,
+   * for this process to run at once. A direct (API) store has no order to write back to.
+   */
+  #storeSyncJob(store: Store, paymentId: string): JobRequest | undefined {
+    return store.platform === 'direct' ? undefined : toRunSoon(this.#waker, { name: 'store.sync', data: { paymentId } });
+  }
+
   async #queueStoreSync(tx: pg.PoolClient, store: Store, paymentId: string): Promise<QueuedJob | undefined> {
-    if (store.platform === 'direct') return undefined;
-    return enqueueJobToRunSoon(tx, this.#waker, { name: 'store.sync', data: { paymentId } });
+    const job = this.#storeSyncJob(store, paymentId);
+    return job && queuedToRunSoon(job, (await enqueueJob(tx, job)).id);
   }
 
   /**

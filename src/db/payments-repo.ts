@@ -74,10 +74,8 @@ export interface PaymentEvent {
 
 /** The event log only ever grows (a trigger refuses updates). */
 export async function appendEvent(q: Queryable, e: PaymentEvent): Promise<void> {
-  await q.query(
-    'INSERT INTO payment_events (payment_id, store_id, type, from_status, to_status, cause, data) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-    [e.paymentId, e.storeId, e.type, e.fromStatus ?? null, e.toStatus ?? null, e.cause, JSON.stringify(e.data ?? {}, bigintJson)],
-  );
+  const insert = eventsInsert([e]);
+  await q.query(insert.text(1), insert.values);
 }
 
 /** Several events as one INSERT, logged in the order given: a part of a larger statement on a hot path. */

@@ -53,8 +53,18 @@ export function jobInsert(job: JobRequest): SqlPart {
  * (JobWaker.holdFor); otherwise it is due at once, for any worker.
  */
 export async function enqueueJobToRunSoon(q: Queryable, waker: JobWaker | undefined, job: Omit<JobRequest, 'runAt'>): Promise<QueuedJob> {
-  const heldUntil = waker?.holdFor(job.name);
-  return { ...(await enqueueJob(q, { ...job, runAt: heldUntil })), heldUntil };
+  const request = toRunSoon(waker, job);
+  return queuedToRunSoon(request, (await enqueueJob(q, request)).id);
+}
+
+/** The request for a job this process means to run itself: held for it when it has a worker for the job. */
+export function toRunSoon(waker: JobWaker | undefined, job: Omit<JobRequest, 'runAt'>): JobRequest {
+  return { ...job, runAt: waker?.holdFor(job.name) };
+}
+
+/** The committed row of a job requested with toRunSoon, as JobWaker.runSoon takes it. */
+export function queuedToRunSoon(request: JobRequest, id: string): QueuedJob {
+  return { id, name: request.name, heldUntil: request.runAt };
 }
 
 /**

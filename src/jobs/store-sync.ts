@@ -1,5 +1,5 @@
-import type { Database } from '../db/database.ts';
-import { bigintJson, toPayment, type PaymentEvent } from '../db/payments-repo.ts';
+import { combine, type Database, type SqlPart } from '../db/database.ts';
+import { eventsInsert, toPayment, type PaymentEvent } from '../db/payments-repo.ts';
 import { findStore } from '../db/stores-repo.ts';
 import { CoinbridgeError, UpstreamError } from '../errors.ts';
 import type { PlatformAdapter } from '../platforms/types.ts';
@@ -64,13 +64,9 @@ export function storeSyncJob(
 
 /** Ends a write-back's lease, recording its outcome in the same statement when there is one. */
 async function endLease(db: Database, paymentId: string, event: PaymentEvent | undefined): Promise<void> {
-  if (!event) {
-    await db.pool.query('UPDATE payments SET store_sync_lease_until = NULL WHERE id = $1', [paymentId]);
-    return;
-  }
-  await db.pool.query(
-    `WITH logged AS (INSERT INTO payment_events (payment_id, store_id, type, cause, data) VALUES ($1, $2, $3, $4, $5))
-     UPDATE payments SET store_sync_lease_until = NULL WHERE id = $1`,
-    [paymentId, event.storeId, event.type, event.cause, JSON.stringify(event.data ?? {}, bigintJson)],
-  );
+  const release: SqlPart = { text: (p) => `UPDATE payments SET store_sync_lease_until = NULL WHERE id = $${p}`, values: [paymentId] };
+  const statement = event
+    ? combine([eventsInsert([event]), release], ([logged, released]) => `WITH logged AS (${logged}) ${released}`)
+    : combine([release], ([released]) => released!);
+  await db.pool.query(statement.text, statement.values);
 }
